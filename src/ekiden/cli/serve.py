@@ -1,0 +1,56 @@
+"""``ekiden serve``: run the broker in the foreground until it is told to stop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ekiden.cli.logs import configure_logging
+from ekiden.cli.settings import add_config_argument, settings_for
+from ekiden.config import LOG_LEVELS
+
+__all__ = ["register", "run"]
+
+# Settings that have a flag; each flag's dest is the setting's name. Every flag defaults to
+# None ("not given"), so the config file and the environment decide unless it is given.
+_OVERRIDES = ("host", "port", "data_dir", "log_level", "commit_interval_ms", "max_body_bytes")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` subcommand to the top-level parser."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the broker",
+        description="Run the SQS-compatible broker in the foreground.",
+    )
+    add_config_argument(parser)
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", help="TCP port; 0 picks a free one (default 9324)")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="directory of the store (default ./ekiden-data)"
+    )
+    parser.add_argument(
+        "--log-level", metavar="LEVEL", help=f"one of {', '.join(LOG_LEVELS)} (default info)"
+    )
+    parser.add_argument(
+        "--commit-interval-ms",
+        metavar="MS",
+        help="extra wait before a group commit (default 0)",
+    )
+    parser.add_argument("--max-body-bytes", metavar="N", help="largest HTTP request body accepted")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the settings, configure logging and serve until shutdown; return the exit code.
+
+    Raises:
+        ConfigError: the configuration is unusable (reported by ``main``).
+    """
+    overrides = {name: getattr(args, name) for name in _OVERRIDES}
+    settings = settings_for(args, overrides, os.environ)
+    configure_logging(settings.log_level)
+    # Imported here so that `ekiden --help` and other subcommands do not load the server.
+    from ekiden.server.main import serve
+
+    return serve(settings)

@@ -1,0 +1,441 @@
+"""Settings of one ekiden process: ``ekiden.toml`` < ``EKIDEN_*`` environment < CLI flags.
+
+The settings are read once, at the edge (the CLI), validated, frozen into a
+:class:`Settings` and passed down. No module reads ``os.environ`` or a file for its
+configuration on its own; :func:`load_settings` takes the environment as an argument.
+
+Every problem found while loading -- an unreadable or malformed file, an unknown key or
+``EKIDEN_*`` variable, a value of the wrong type or out of range -- raises
+:class:`ConfigError` whose message names the setting and where its value came from
+(the file and key, the environment variable, or the command-line flag).
+
+File layout (every section and key is optional)::
+
+    [server]
+    host = "127.0.0.1"
+    port = 9324
+    data_dir = "./ekiden-data"
+    account_id = "000000000000"
+    region = "us-east-1"
+    log_level = "info"
+    commit_interval_ms = 0
+    max_body_bytes = 4194304
+
+    [[queues]]
+    name = "orders"
+    tags = { team = "shop" }
+
+    [queues.attributes]                  # values: string, integer, boolean or table
+    VisibilityTimeout = 60               # stored as "60", as SQS carries it
+
+    [queues.attributes.RedrivePolicy]    # a table is stored as compact JSON
+    deadLetterTargetArn = "arn:aws:sqs:us-east-1:000000000000:orders-dlq"
+    maxReceiveCount = 5
+
+    [[queues]]
+    name = "orders-dlq"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+__all__ = [
+    "ENV_PREFIX",
+    "LOG_LEVELS",
+    "ConfigError",
+    "QueueDeclaration",
+    "Settings",
+    "load_settings",
+]
+
+ENV_PREFIX: Final = "EKIDEN_"
+"""Prefix of the environment variables that configure ekiden (``EKIDEN_PORT``, ...)."""
+
+CONFIG_FILE_ENV: Final = "EKIDEN_CONFIG"
+"""Environment variable naming the config file; read by the CLI, not a setting itself."""
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+"""Accepted values of ``log_level`` (case-insensitive; ``warn`` means ``warning``)."""
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the process must not start.
+
+    This is a startup error shown to the operator (``ekiden: <message>``, exit status 2),
+    never a wire error.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDeclaration:
+    """A queue that must exist once the server has started (created if missing).
+
+    ``attributes`` and ``tags`` are read-only string mappings, as SQS carries them. They are
+    not validated here: the service layer validates attributes when it creates the queue.
+    Mappings passed in are copied, so the declaration cannot change afterwards.
+    """
+
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Copy into a read-only proxy so that a caller's dict cannot mutate a frozen value.
+        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an ekiden process is configured with. Immutable; pass it down.
+
+    Construct it with :func:`load_settings` to get validation; constructing it directly
+    (tests) trusts the values given.
+
+    Attributes:
+        host: address the HTTP server binds to.
+        port: TCP port of the HTTP server; 0 picks a free port.
+        data_dir: directory of the embedded store (relative paths are relative to the
+            working directory of the process).
+        account_id: the 12-digit AWS account id shown in queue URLs and ARNs.
+        region: the AWS region shown in queue URLs and ARNs.
+        log_level: one of :data:`LOG_LEVELS`, lower case.
+        queues: queues declared in the config file, created at startup if missing.
+        commit_interval_ms: extra time a group commit waits to collect more mutations;
+            0 commits as soon as the previous commit has finished.
+        max_body_bytes: largest HTTP request body the server reads; a larger request is
+            refused before it is parsed. The default leaves room for a 1 MiB SQS message
+            (or batch) after Query/JSON encoding and base64 of binary attributes.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 9324
+    data_dir: Path = Path("./ekiden-data")
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    log_level: str = "info"
+    queues: tuple[QueueDeclaration, ...] = ()
+    commit_interval_ms: float = 0.0
+    max_body_bytes: int = 4 * 1024 * 1024
+
+
+# --- value conversion -----------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A value is unusable; the message says why, without naming setting or source."""
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_HOST = re.compile(r"[A-Za-z0-9.:_%\[\]-]+")
+
+_MAX_COMMIT_INTERVAL_MS: Final = 1000.0
+_MIN_BODY_BYTES: Final = 1024
+_MAX_BODY_BYTES: Final = 1024 * 1024 * 1024
+
+
+def _describe(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})" if not isinstance(value, str) else repr(value)
+
+
+def _as_int(value: object, text_ok: bool) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if text_ok and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        return int(value.strip())
+    raise _Invalid(f"must be an integer, got {_describe(value)}")
+
+
+def _as_float(value: object, text_ok: bool) -> float:
+    number: float
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif text_ok and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        raise _Invalid(f"must be a number, got {_describe(value)}")
+    if not math.isfinite(number):
+        raise _Invalid(f"must be a finite number, got {_describe(value)}")
+    return number
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, got {_describe(value)}")
+    return value
+
+
+def _host(value: object, text_ok: bool) -> str:
+    text = _as_str(value).strip()
+    if not _HOST.fullmatch(text):
+        raise _Invalid(f"must be a host name or IP address, got {value!r}")
+    return text
+
+
+def _port(value: object, text_ok: bool) -> int:
+    port = _as_int(value, text_ok)
+    if not 0 <= port <= 65535:
+        raise _Invalid(f"must be between 0 and 65535, got {port}")
+    return port
+
+
+def _data_dir(value: object, text_ok: bool) -> Path:
+    text = str(value) if isinstance(value, Path) else _as_str(value)
+    if not text.strip():
+        raise _Invalid("must be a directory path, got an empty string")
+    return Path(text).expanduser()
+
+
+def _account_id(value: object, text_ok: bool) -> str:
+    text = _as_str(value).strip()
+    if not _ACCOUNT_ID.fullmatch(text):
+        raise _Invalid(f"must be exactly 12 digits, got {value!r}")
+    return text
+
+
+def _region(value: object, text_ok: bool) -> str:
+    text = _as_str(value).strip()
+    if not _REGION.fullmatch(text) or len(text) > 32:
+        raise _Invalid(f"must be a region name such as 'us-east-1', got {value!r}")
+    return text
+
+
+def _log_level(value: object, text_ok: bool) -> str:
+    text = _as_str(value).strip().lower()
+    if text == "warn":
+        text = "warning"
+    if text not in LOG_LEVELS:
+        raise _Invalid(f"must be one of {', '.join(LOG_LEVELS)}; got {value!r}")
+    return text
+
+
+def _commit_interval_ms(value: object, text_ok: bool) -> float:
+    interval = _as_float(value, text_ok)
+    if not 0.0 <= interval <= _MAX_COMMIT_INTERVAL_MS:
+        raise _Invalid(f"must be between 0 and {_MAX_COMMIT_INTERVAL_MS:g}, got {interval:g}")
+    return interval
+
+
+def _max_body_bytes(value: object, text_ok: bool) -> int:
+    size = _as_int(value, text_ok)
+    if not _MIN_BODY_BYTES <= size <= _MAX_BODY_BYTES:
+        raise _Invalid(f"must be between {_MIN_BODY_BYTES} and {_MAX_BODY_BYTES}, got {size}")
+    return size
+
+
+# Scalar settings: name -> converter(value, text_ok). ``text_ok`` says whether a string may
+# stand for a number (environment variables and flags are text; TOML has real types).
+_SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyType(
+    {
+        "host": _host,
+        "port": _port,
+        "data_dir": _data_dir,
+        "account_id": _account_id,
+        "region": _region,
+        "log_level": _log_level,
+        "commit_interval_ms": _commit_interval_ms,
+        "max_body_bytes": _max_body_bytes,
+    }
+)
+
+
+def _env_name(setting: str) -> str:
+    return ENV_PREFIX + setting.upper()
+
+
+def _flag_name(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
+def _convert(setting: str, value: object, source: str, text_ok: bool) -> object:
+    try:
+        return _SCALARS[setting](value, text_ok)
+    except _Invalid as exc:
+        raise ConfigError(f"{setting} from {source}: {exc}") from None
+
+
+# --- the three layers -------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as fp:
+            return tomllib.load(fp)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not valid UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read: {exc.strerror}") from None
+
+
+def _unknown(kind: str, key: str, where: str, known: tuple[str, ...]) -> ConfigError:
+    return ConfigError(f"unknown {kind} {key!r} in {where} (known: {', '.join(known)})")
+
+
+def _attribute_text(value: object, *, allow_json: bool) -> str:
+    """Turn a TOML value into the string SQS would carry (``true``, ``60``, JSON)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if allow_json and isinstance(value, dict | list):
+        # Policies (RedrivePolicy, RedriveAllowPolicy, Policy) are JSON documents in SQS;
+        # a TOML table is a friendlier way to write one.
+        try:
+            return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise _Invalid(f"cannot be written as JSON: {exc}") from None
+    expected = "a string, integer or boolean" + (" or a table" if allow_json else "")
+    raise _Invalid(f"must be {expected}, got {_describe(value)}")
+
+
+def _string_table(raw: object, where: str, *, allow_json: bool) -> Mapping[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table, got {_describe(raw)}")
+    converted: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            converted[key] = _attribute_text(value, allow_json=allow_json)
+        except _Invalid as exc:
+            raise ConfigError(f"{where}.{key}: {exc}") from None
+    return MappingProxyType(converted)
+
+
+_QUEUE_KEYS: Final = ("name", "attributes", "tags")
+
+
+def _queue_declarations(raw: object, path: Path) -> tuple[QueueDeclaration, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f"queues in config file {path}: must be an array of tables ([[queues]]), "
+            f"got {_describe(raw)}"
+        )
+    declarations: list[QueueDeclaration] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        where = f"queues[{index}] in config file {path}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table, got {_describe(entry)}")
+        for key in entry:
+            if key not in _QUEUE_KEYS:
+                raise _unknown("key", key, where, _QUEUE_KEYS)
+        if "name" not in entry:
+            raise ConfigError(f"{where}: name is required")
+        name = entry["name"]
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: name must be a non-empty string, got {_describe(name)}")
+        if name in seen:
+            raise ConfigError(f"{where}: queue {name!r} is declared more than once")
+        seen.add(name)
+        where = f"queue {name!r} in config file {path}"
+        attributes = _string_table(
+            entry.get("attributes", {}), f"{where}: attributes", allow_json=True
+        )
+        tags = _string_table(entry.get("tags", {}), f"{where}: tags", allow_json=False)
+        declarations.append(QueueDeclaration(name=name, attributes=attributes, tags=tags))
+    return tuple(declarations)
+
+
+_FILE_SECTIONS: Final = ("server", "queues")
+
+
+def _from_file(path: Path) -> tuple[dict[str, object], tuple[QueueDeclaration, ...] | None]:
+    document = _read_toml(path)
+    for section in document:
+        if section not in _FILE_SECTIONS:
+            raise _unknown("section", section, f"config file {path}", _FILE_SECTIONS)
+    values: dict[str, object] = {}
+    server = document.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(f"[server] in config file {path}: must be a table")
+    for key, value in server.items():
+        if key not in _SCALARS:
+            raise _unknown("key", key, f"[server] of config file {path}", tuple(_SCALARS))
+        values[key] = _convert(key, value, f"config file {path} ([server] {key})", False)
+    queues = _queue_declarations(document["queues"], path) if "queues" in document else None
+    return values, queues
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
+    by_env_name = {_env_name(name): name for name in _SCALARS}
+    values: dict[str, object] = {}
+    for variable in sorted(env):
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_FILE_ENV:
+            continue
+        setting = by_env_name.get(variable)
+        if setting is None:
+            known = (*by_env_name, CONFIG_FILE_ENV)
+            raise _unknown("environment variable", variable, "the environment", known)
+        values[setting] = _convert(setting, env[variable], f"environment variable {variable}", True)
+    return values
+
+
+def _from_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for setting, value in overrides.items():
+        if value is None:  # a flag that was not given
+            continue
+        if setting not in _SCALARS:
+            raise _unknown("override", setting, "the command line", tuple(_SCALARS))
+        values[setting] = _convert(setting, value, f"flag {_flag_name(setting)}", True)
+    return values
+
+
+def load_settings(
+    config_file: Path | None,
+    env: Mapping[str, str],
+    overrides: Mapping[str, object],
+) -> Settings:
+    """Build the settings from a TOML file, the environment and command-line overrides.
+
+    Later layers win, setting by setting: defaults < ``config_file`` < ``EKIDEN_*``
+    variables of ``env`` < ``overrides``.
+
+    Args:
+        config_file: the TOML file to read, or ``None`` for none. It must exist.
+        env: the process environment (pass ``os.environ``). Variables without the
+            ``EKIDEN_`` prefix are ignored; ``EKIDEN_CONFIG`` is left to the caller.
+        overrides: setting name (``"port"``, ``"data_dir"``, ...) -> value from a
+            command-line flag; ``None`` values mean "not given" and are skipped. Strings
+            are parsed as in the environment.
+
+    Queue declarations come only from the file.
+
+    Raises:
+        ConfigError: for any unreadable file, unknown key or variable, wrong type or
+            out-of-range value; the message names the setting and its source.
+    """
+    # Any: every value below went through its setting's converter, which returns the
+    # field's type; dataclasses.replace checks nothing more at run time.
+    values: dict[str, Any] = {}
+    queues: tuple[QueueDeclaration, ...] | None = None
+    if config_file is not None:
+        file_values, queues = _from_file(config_file)
+        values.update(file_values)
+    values.update(_from_env(env))
+    values.update(_from_overrides(overrides))
+    if queues is not None:
+        values["queues"] = queues
+    return dataclasses.replace(Settings(), **values)

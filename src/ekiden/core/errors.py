@@ -1,0 +1,157 @@
+"""The one error tree of ekiden.
+
+Domain errors carry a human message and nothing about any wire format: each protocol
+front end owns a catalog that maps an error class to its wire code, HTTP status and
+fault side (see ``ekiden.protocols.sqs.errors``). A meta test checks that every concrete
+class here appears in every catalog.
+
+Expected outcomes (an empty receive, a deduplicated send, a stale receipt handle on
+delete) are *not* errors; they are return values of the services.
+"""
+
+from __future__ import annotations
+
+
+class EkidenError(Exception):
+    """Base of every error ekiden raises on purpose; ``message`` is shown to clients."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- request shape -------------------------------------------------------------------
+
+
+class InvalidParameterValue(EkidenError):
+    """A parameter has a value outside what the API accepts."""
+
+
+class MissingParameter(EkidenError):
+    """A required parameter is absent."""
+
+
+class InvalidParameterCombination(EkidenError):
+    """Two parameters that are valid alone may not be used together."""
+
+
+class MalformedRequest(EkidenError):
+    """The request body cannot be decoded at all (bad JSON, bad form encoding)."""
+
+
+class UnknownOperation(EkidenError):
+    """The request names an action that does not exist."""
+
+
+class InvalidAttributeName(EkidenError):
+    """An attribute name (queue or message attribute) is unknown or not allowed."""
+
+
+class InvalidAttributeValue(EkidenError):
+    """A queue attribute value is outside its allowed range or form."""
+
+
+class InvalidMessageContents(EkidenError):
+    """A message body holds characters outside the allowed set."""
+
+
+class MessageTooLong(EkidenError):
+    """A message (body plus attributes) exceeds the maximum message size."""
+
+
+class UnsupportedOperation(EkidenError):
+    """The operation is valid but not supported for this resource."""
+
+
+# --- queues --------------------------------------------------------------------------
+
+
+class QueueDoesNotExist(EkidenError):
+    """The named queue does not exist."""
+
+    def __init__(self, message: str = "The specified queue does not exist.") -> None:
+        super().__init__(message)
+
+
+class QueueNameExists(EkidenError):
+    """A queue of that name exists with different attributes."""
+
+
+class QueueDeletedRecently(EkidenError):
+    """A queue of that name was deleted less than 60 seconds ago."""
+
+
+class PurgeQueueInProgress(EkidenError):
+    """The queue was purged less than 60 seconds ago."""
+
+
+class OverLimit(EkidenError):
+    """A hard limit was reached (in-flight messages, permissions, tags)."""
+
+
+# --- messages ------------------------------------------------------------------------
+
+
+class ReceiptHandleIsInvalid(EkidenError):
+    """The receipt handle is not one ekiden issued (forged or mangled)."""
+
+
+class MessageNotInflight(EkidenError):
+    """The message is not in flight, so its visibility cannot change."""
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+class EmptyBatchRequest(EkidenError):
+    """A batch request has no entries."""
+
+
+class TooManyEntriesInBatchRequest(EkidenError):
+    """A batch request has more entries than allowed."""
+
+
+class BatchEntryIdsNotDistinct(EkidenError):
+    """Two entries of a batch share an Id."""
+
+
+class InvalidBatchEntryId(EkidenError):
+    """A batch entry Id is not of the allowed form."""
+
+
+class BatchRequestTooLong(EkidenError):
+    """The sum of a batch's message sizes exceeds the maximum."""
+
+
+# --- move tasks ----------------------------------------------------------------------
+
+
+class ResourceNotFound(EkidenError):
+    """A referenced resource (move task, source ARN) does not exist."""
+
+
+# --- the broker itself ---------------------------------------------------------------
+
+
+class AccessDenied(EkidenError):
+    """The caller may not perform this action."""
+
+
+class ServiceUnavailable(EkidenError):
+    """The broker cannot serve right now (shutting down, store failed)."""
+
+
+class InternalFailure(EkidenError):
+    """An unexpected failure inside ekiden; logged with its traceback."""
+
+
+def concrete_error_classes() -> list[type[EkidenError]]:
+    """Every error class a catalog must map (used by the catalog completeness test)."""
+    found: list[type[EkidenError]] = []
+    pending: list[type[EkidenError]] = [EkidenError]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            found.append(sub)
+            pending.append(sub)
+    return sorted(found, key=lambda c: c.__name__)

@@ -1,0 +1,74 @@
+"""The service bundle the front ends call, and its background duties (retention sweep)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ekiden.core.clock import Clock
+from ekiden.core.errors import EkidenError
+from ekiden.core.services.messages import MessageService
+from ekiden.core.services.move_tasks import MoveTaskService
+from ekiden.core.services.queues import QueueService
+from ekiden.core.services.waiters import QueueWaiters
+from ekiden.core.storage import Store
+
+log = logging.getLogger("ekiden.broker")
+
+_SWEEP_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredQueue:
+    name: str
+    attributes: Mapping[str, str]
+    tags: Mapping[str, str]
+
+
+class Broker:
+    """Everything a front end needs: queues, messages, move tasks."""
+
+    def __init__(self, store: Store, clock: Clock, account_id: str, region: str) -> None:
+        self.store = store
+        self.clock = clock
+        self.account_id = account_id
+        self.region = region
+        self.waiters = QueueWaiters()
+        self.queues = QueueService(store, clock, account_id, region)
+        self.messages = MessageService(store, clock, self.queues, self.waiters)
+        self.move_tasks = MoveTaskService(store, clock, self.queues, self.waiters)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, declared: Sequence[DeclaredQueue] = ()) -> None:
+        """Load queues, create declared ones (idempotently), resume move tasks."""
+        await self.queues.load()
+        # Declared queues may point at each other (RedrivePolicy): create DLQ-less ones first.
+        ordered = sorted(declared, key=lambda q: "RedrivePolicy" in q.attributes)
+        for queue in ordered:
+            try:
+                await self.queues.create(queue.name, queue.attributes, queue.tags)
+            except EkidenError as error:
+                raise ValueError(f"declared queue {queue.name!r}: {error.message}") from error
+        await self.move_tasks.resume()
+        self._sweeper = asyncio.create_task(self._sweep(), name="retention-sweeper")
+
+    async def stop(self) -> None:
+        """Wake long polls, stop background work. The caller closes the store afterwards."""
+        self.waiters.close()
+        await self.move_tasks.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                while await self.store.expire(self.clock.now_ms()):
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention sweep failed")
+            await asyncio.sleep(_SWEEP_INTERVAL_S)

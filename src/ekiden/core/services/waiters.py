@@ -1,0 +1,60 @@
+"""Event-driven long polling.
+
+A receive that finds nothing waits on its queue's current *generation* future. Any change
+that can make a message visible (a send, a visibility reset, a dead-letter move, a
+redrive) completes that future and installs a fresh one, waking every waiter at once.
+Taking the future *before* the claim closes the race where a send lands between an empty
+claim and the wait. Timed visibility (delays, expiring receipts) is covered by the caller
+waking at the next ``visible_at`` the store reports, so nobody polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class QueueWaiters:
+    """Per-queue wake-up signals for receivers that are long polling."""
+
+    def __init__(self) -> None:
+        self._generations: dict[int, asyncio.Future[None]] = {}
+        self._closed = False
+
+    def watch(self, queue_id: int) -> asyncio.Future[None]:
+        """The future the next change to ``queue_id`` completes."""
+        future = self._generations.get(queue_id)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().create_future()
+            if self._closed:
+                future.set_result(None)
+            self._generations[queue_id] = future
+        return future
+
+    def notify(self, queue_id: int) -> None:
+        """Wake everyone waiting on ``queue_id``."""
+        future = self._generations.pop(queue_id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def close(self) -> None:
+        """Wake every waiter (shutdown): long polls answer at once with what they have."""
+        self._closed = True
+        for future in self._generations.values():
+            if not future.done():
+                future.set_result(None)
+        self._generations.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @staticmethod
+    async def wait(future: asyncio.Future[None], timeout_s: float) -> bool:
+        """Wait for ``future`` up to ``timeout_s``; True when woken, False on timeout."""
+        if timeout_s <= 0:
+            return future.done()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,111 @@
+"""Wiring: store + broker + SQS front end behind the HTTP server.
+
+Routing: a request with ``X-Amz-Target`` speaks AWS JSON 1.0; any other POST or GET that
+carries ``Action`` speaks the Query protocol; ``GET /health`` answers a liveness check.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from ekiden.config import Settings
+from ekiden.core.clock import Clock, SystemClock
+from ekiden.core.errors import EkidenError
+from ekiden.core.services.broker import Broker, DeclaredQueue
+from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
+from ekiden.protocols.sqs.operations import RequestContext
+from ekiden.protocols.wire.query import parse_form
+from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
+from ekiden.store.sqlite.store import SqliteStore
+
+log = logging.getLogger("ekiden.server")
+
+
+def sender_id_of(authorization: str, default: str) -> str:
+    """The access key id of a SigV4 ``Authorization`` header (SQS's SenderId), else
+    ``default``."""
+    marker = "Credential="
+    start = authorization.find(marker)
+    if start < 0:
+        return default
+    start += len(marker)
+    end = authorization.find("/", start)
+    key = authorization[start:end] if end > start else ""
+    return key if key.isalnum() else default
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """A started broker: call ``stop`` to shut it down cleanly."""
+
+    settings: Settings
+    store: SqliteStore
+    broker: Broker
+    http: HttpServer
+    port: int
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        # Long polls answer at once, in-flight requests finish, then the store closes
+        # after its last group commit.
+        self.broker.waiters.close()
+        await self.http.stop(drain_timeout_s)
+        await self.broker.stop()
+        await self.store.close()
+
+
+class SqsApp:
+    """The HTTP handler: routes each request to the right protocol of the SQS front end."""
+
+    def __init__(self, broker: Broker, default_base_url: str) -> None:
+        self.frontend = SqsFrontend(broker)
+        self.account_id = broker.account_id
+        self.default_base_url = default_base_url
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        headers = request.headers
+        host = headers.get("host")
+        ctx = RequestContext(
+            base_url=f"http://{host}" if host else self.default_base_url,
+            sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
+            request_id=str(uuid.uuid4()),
+        )
+        target = headers.get("x-amz-target")
+        if target is not None:
+            wire = await self.frontend.handle_json(target, request.body, ctx)
+            return _http(wire)
+        if request.method == "GET" and request.path == "/health" and not request.query:
+            return HttpResponse(200, b'{"status":"ok"}')
+        try:
+            params = parse_form(request.query.encode("latin-1")) if request.query else {}
+            if request.method == "POST" and request.body:
+                params.update(parse_form(request.body))
+        except EkidenError as error:
+            wire = self.frontend.reject_query(error, ctx)
+            return _http(wire)
+        wire = await self.frontend.handle_query(params, request.path, ctx)
+        return _http(wire)
+
+
+def _http(wire: WireResponse) -> HttpResponse:
+    return HttpResponse(wire.status, wire.body, wire.content_type, wire.headers)
+
+
+async def start_server(settings: Settings, clock: Clock | None = None) -> RunningServer:
+    """Open the store, start the broker and listen; returns once requests are served."""
+    store = await SqliteStore.open(settings.data_dir, settings.commit_interval_ms / 1000)
+    broker = Broker(store, clock or SystemClock(), settings.account_id, settings.region)
+    try:
+        await broker.start(
+            [DeclaredQueue(q.name, dict(q.attributes), dict(q.tags)) for q in settings.queues]
+        )
+    except BaseException:
+        await broker.stop()
+        await store.close()
+        raise
+    app = SqsApp(broker, f"http://{settings.host}:{settings.port}")
+    http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log)
+    port = await http.start(settings.host, settings.port)
+    app.default_base_url = f"http://{settings.host}:{port}"
+    return RunningServer(settings, store, broker, http, port)

@@ -1,0 +1,106 @@
+"""Numbered schema migrations of the SQLite store (``PRAGMA user_version`` holds the level)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: queues, messages, FIFO group heads, deduplication window, receive attempts,
+    #    message move tasks.
+    """
+    CREATE TABLE queues (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        is_fifo       INTEGER NOT NULL,
+        attributes    TEXT NOT NULL,
+        tags          TEXT NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        modified_ms   INTEGER NOT NULL,
+        purged_at_ms  INTEGER,
+        message_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        seq                 INTEGER PRIMARY KEY,
+        queue_id            INTEGER NOT NULL,
+        message_id          TEXT NOT NULL,
+        body                TEXT NOT NULL,
+        attributes          BLOB,
+        system_attributes   BLOB,
+        md5_body            TEXT NOT NULL,
+        md5_attributes      TEXT,
+        md5_system          TEXT,
+        sender_id           TEXT NOT NULL,
+        sent_ms             INTEGER NOT NULL,
+        expires_ms          INTEGER NOT NULL,
+        visible_at_ms       INTEGER NOT NULL,
+        receive_count       INTEGER NOT NULL DEFAULT 0,
+        first_receive_ms    INTEGER,
+        received_ms         INTEGER,
+        nonce               INTEGER NOT NULL DEFAULT 0,
+        group_id            TEXT,
+        dedup_id            TEXT,
+        dlq_source_queue_id INTEGER
+    );
+    CREATE INDEX messages_by_visibility ON messages (queue_id, visible_at_ms);
+    CREATE INDEX messages_by_expiry ON messages (expires_ms);
+    CREATE INDEX messages_by_group ON messages (queue_id, group_id, seq)
+        WHERE group_id IS NOT NULL;
+    CREATE TABLE fifo_groups (
+        queue_id        INTEGER NOT NULL,
+        group_id        TEXT NOT NULL,
+        head_seq        INTEGER NOT NULL,
+        available_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (queue_id, group_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX fifo_groups_by_availability
+        ON fifo_groups (queue_id, available_at_ms, head_seq);
+    CREATE TABLE dedup (
+        queue_id   INTEGER NOT NULL,
+        dedup_key  TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (queue_id, dedup_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX dedup_by_expiry ON dedup (expires_ms);
+    CREATE TABLE receive_attempts (
+        queue_id   INTEGER NOT NULL,
+        attempt_id TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        deliveries TEXT NOT NULL,
+        PRIMARY KEY (queue_id, attempt_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE move_tasks (
+        task_id         TEXT PRIMARY KEY,
+        source_queue_id INTEGER NOT NULL,
+        source_arn      TEXT NOT NULL,
+        destination_arn TEXT,
+        rate_per_s      INTEGER,
+        status          TEXT NOT NULL,
+        started_ms      INTEGER NOT NULL,
+        to_move         INTEGER NOT NULL,
+        moved           INTEGER NOT NULL,
+        max_seq         INTEGER NOT NULL,
+        failure_reason  TEXT
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema level; returns that level."""
+    (level,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(MIGRATIONS, start=1):
+        if number <= level:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,156 @@
+"""Group commit: one thread owns the SQLite connection and commits work in groups.
+
+Every store call becomes a small function of the connection. The writer thread takes all
+calls waiting at that moment, runs each inside its own SAVEPOINT of one transaction, then
+commits once (one fsync for the whole group) and only then resolves the callers' futures.
+So a reply is never sent before its effect is durable, and durability costs one fsync per
+group rather than per request.
+
+A failed COMMIT is sticky: the writer refuses all later work until the store is reopened,
+because after an I/O error the database state is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ekiden.core.errors import EkidenError, ServiceUnavailable
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+
+log = logging.getLogger("ekiden.store")
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Work
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommitWriter:
+    """Runs store work on one thread, committing each group of calls with one fsync."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        loop: asyncio.AbstractEventLoop,
+        commit_delay_s: float = 0.0,
+    ) -> None:
+        self._conn = conn
+        self._commit_delay_s = commit_delay_s
+        self._loop = loop
+        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self._closed = False
+        self.groups_committed = 0
+        self.jobs_committed = 0
+        self._thread = threading.Thread(target=self._run, name="ekiden-store", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Schedule ``work``; the future resolves after the group holding it is durable."""
+        future: asyncio.Future[T] = self._loop.create_future()
+        if self._closed:
+            future.set_exception(ServiceUnavailable("The store is closed."))
+        elif self._failed is not None:
+            future.set_exception(
+                ServiceUnavailable("The store failed a commit and refuses writes until restart.")
+            )
+        else:
+            self._jobs.put(_Job(work, future))
+        return future
+
+    async def close(self) -> None:
+        """Finish the queued work, then stop the thread and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is _STOP:
+                break
+            if self._commit_delay_s > 0:
+                time.sleep(self._commit_delay_s)  # let more work join this group
+            group = [first]
+            stop_after = False
+            while True:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                group.append(item)
+            jobs: list[_Job] = [j for j in group if isinstance(j, _Job)]
+            self._run_group(jobs)
+            if stop_after:
+                break
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            log.exception("closing the database failed")
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        conn = self._conn
+        if self._failed is not None:
+            for job in jobs:
+                job.error = ServiceUnavailable(
+                    "The store failed a commit and refuses writes until restart."
+                )
+            self._loop.call_soon_threadsafe(_resolve, jobs)
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    job.result = job.work(conn)
+                except EkidenError as exc:
+                    conn.execute("ROLLBACK TO job")
+                    job.error = exc
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    log.exception("store operation failed")
+                    job.error = exc
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+            self.groups_committed += 1
+            self.jobs_committed += len(jobs)
+        except sqlite3.Error as exc:
+            log.critical("commit failed; the store refuses further writes: %s", exc)
+            self._failed = exc
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job in jobs:
+                job.result = None
+                job.error = ServiceUnavailable("The store could not make the change durable.")
+        self._loop.call_soon_threadsafe(_resolve, jobs)
+
+
+def _resolve(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.cancelled():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
