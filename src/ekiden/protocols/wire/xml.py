@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from ekiden.core.errors import InternalFailure
-from ekiden.protocols.wire.model import MemberRef, ServiceModel
+from ekiden.protocols.wire.model import MemberRef, ServiceModel, Shape
 
 __all__ = ["encode_query_error", "encode_query_response", "escape_text"]
 
@@ -149,21 +149,58 @@ def _response_plan(model: ServiceModel, operation: str) -> tuple[str, str, _Writ
     return head, wrapper, content, tail
 
 
+# Shape types whose values are written as plain text by ``_text``; writing them is
+# inlined in the structure and map writers (no call per value on the common path).
+_TEXT_KINDS = frozenset({"string", "character", "integer", "long"})
+
+
+def _text(value: Any) -> str:
+    """Escaped text of a string or integer value (other types via ``str``)."""
+    text: str
+    if type(value) is str:
+        text = value
+    elif isinstance(value, bool):
+        return "true" if value else "false"
+    else:
+        text = str(value)
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return escape_text(text)
+    return text
+
+
 @functools.cache
 def _struct_content(model: ServiceModel, shape_name: str) -> _Writer:
-    """The writer of a structure's members (its element content, without its own tags)."""
+    """The writer of a structure's members (its element content, without its own tags).
+
+    Plan entries with writer ``None`` are text scalars, written inline.
+    """
     shape = model.shape(shape_name)
-    plan = tuple(
-        (member_name, _element_writer(model, ref, _xml_name(model, member_name, ref)))
-        for member_name, ref in shape.members.items()
-    )
+    plan: list[tuple[str, str, str, _Writer | None]] = []
+    for member_name, ref in shape.members.items():
+        tag = _xml_name(model, member_name, ref)
+        if model.shape(ref.shape).type in _TEXT_KINDS:
+            plan.append((member_name, f"<{tag}>", f"</{tag}>", None))
+        else:
+            plan.append((member_name, "", "", _element_writer(model, ref, tag)))
+    frozen_plan = tuple(plan)
 
     def write_members(value: Any, out: list[str]) -> None:
         get = value.get
-        for member_name, write in plan:
+        append = out.append
+        for member_name, open_tag, close_tag, write in frozen_plan:
             member = get(member_name)
-            if member is not None:
+            if member is None:
+                continue
+            if write is not None:
                 write(member, out)
+                continue
+            if type(member) is not str:
+                member = _text(member)
+            elif "&" in member or "<" in member or ">" in member or "\r" in member:
+                member = escape_text(member)
+            append(open_tag)
+            append(member)
+            append(close_tag)
 
     return write_members
 
@@ -212,30 +249,8 @@ def _element_writer(model: ServiceModel, ref: MemberRef, tag: str) -> _Writer:
 
         return write_list
     if kind == "map":
-        assert target.key is not None and target.value is not None
-        key_write = _element_writer(model, target.key, target.key.location_name or "key")
-        value_write = _element_writer(model, target.value, target.value.location_name or "value")
-        entry_open, entry_close = (
-            (open_tag, close_tag) if ref.flattened else ("<entry>", "</entry>")
-        )
-
-        def write_entries(value: Any, out: list[str]) -> None:
-            for key, item in value.items():
-                out.append(entry_open)
-                key_write(key, out)
-                value_write(item, out)
-                out.append(entry_close)
-
-        if ref.flattened:
-            return write_entries
-
-        def write_map(value: Any, out: list[str]) -> None:
-            out.append(open_tag)
-            write_entries(value, out)
-            out.append(close_tag)
-
-        return write_map
-    to_text = _SCALAR_TEXT.get(kind, _string_text)
+        return _map_writer(model, target, ref.flattened, open_tag, close_tag)
+    to_text = _SCALAR_TEXT.get(kind, _text)
 
     def write_scalar(value: Any, out: list[str]) -> None:
         out.append(open_tag)
@@ -245,16 +260,80 @@ def _element_writer(model: ServiceModel, ref: MemberRef, tag: str) -> _Writer:
     return write_scalar
 
 
-def _string_text(value: Any) -> str:
-    if type(value) is str:
-        return escape_text(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return escape_text(str(value))
+def _map_writer(
+    model: ServiceModel, shape: Shape, flattened: bool, open_tag: str, close_tag: str
+) -> _Writer:
+    """The writer of a map: ``<entry><K>k</K><V>v</V></entry>`` per item, see module doc.
 
+    Keys that are text scalars and values that are text scalars or structures (every SQS
+    map) are written inline; anything else goes through the generic element writers.
+    """
+    assert shape.key is not None and shape.value is not None
+    key_tag = shape.key.location_name or "key"
+    value_tag = shape.value.location_name or "value"
+    entry_open, entry_close = (open_tag, close_tag) if flattened else ("<entry>", "</entry>")
+    key_type = model.shape(shape.key.shape).type
+    value_shape = model.shape(shape.value.shape)
+    if key_type in _TEXT_KINDS and value_shape.type in _TEXT_KINDS:
+        head, middle, tail = (
+            f"{entry_open}<{key_tag}>",
+            f"</{key_tag}><{value_tag}>",
+            f"</{value_tag}>{entry_close}",
+        )
 
-def _number_text(value: Any) -> str:
-    return str(value)
+        def write_text_entries(value: Any, out: list[str]) -> None:
+            append = out.append
+            for key, item in value.items():
+                append(head)
+                append(_text(key))
+                append(middle)
+                if type(item) is not str:
+                    item = _text(item)
+                elif "&" in item or "<" in item or ">" in item or "\r" in item:
+                    item = escape_text(item)
+                append(item)
+                append(tail)
+
+        write_entries = write_text_entries
+    elif key_type in _TEXT_KINDS and value_shape.type == "structure":
+        content = _struct_content(model, value_shape.name)
+        head, middle, tail = (
+            f"{entry_open}<{key_tag}>",
+            f"</{key_tag}><{value_tag}>",
+            f"</{value_tag}>{entry_close}",
+        )
+
+        def write_struct_entries(value: Any, out: list[str]) -> None:
+            append = out.append
+            for key, item in value.items():
+                append(head)
+                append(_text(key))
+                append(middle)
+                content(item, out)
+                append(tail)
+
+        write_entries = write_struct_entries
+    else:
+        key_write = _element_writer(model, shape.key, key_tag)
+        value_write = _element_writer(model, shape.value, value_tag)
+
+        def write_any_entries(value: Any, out: list[str]) -> None:
+            for key, item in value.items():
+                out.append(entry_open)
+                key_write(key, out)
+                value_write(item, out)
+                out.append(entry_close)
+
+        write_entries = write_any_entries
+    if flattened:
+        return write_entries
+
+    def write_map(value: Any, out: list[str]) -> None:
+        out.append(open_tag)
+        write_entries(value, out)
+        out.append(close_tag)
+
+    return write_map
 
 
 def _float_text(value: Any) -> str:
@@ -268,20 +347,16 @@ def _boolean_text(value: Any) -> str:
 def _blob_text(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
-    return escape_text(str(value))
+    return _text(value)
 
 
 def _timestamp_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
-    return escape_text(str(value))
+    return _text(value)
 
 
 _SCALAR_TEXT: dict[str, Callable[[Any], str]] = {
-    "string": _string_text,
-    "character": _string_text,
-    "integer": _number_text,
-    "long": _number_text,
     "float": _float_text,
     "double": _float_text,
     "boolean": _boolean_text,
