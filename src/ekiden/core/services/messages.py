@@ -37,6 +37,7 @@ from ekiden.core.messages import (
     md5_of_body,
     select_attributes,
 )
+from ekiden.core.rules import dedup
 from ekiden.core.services.queues import Queue, QueueService
 from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.storage import (
@@ -192,7 +193,9 @@ class MessageService:
                 dedup_id = content_dedup_id(entry.body)
             else:
                 _check_token("MessageDeduplicationId", dedup_id)
-            dedup_key = f"{group_id}\x00{dedup_id}" if settings.dedup_scope_group else dedup_id
+            dedup_key = dedup.dedup_key(
+                dedup_id, group_id, scope_is_message_group=settings.dedup_scope_group
+            )
         elif dedup_id is not None:
             raise InvalidParameterValue(
                 f"Value {dedup_id} for parameter MessageDeduplicationId is invalid. Reason: The "

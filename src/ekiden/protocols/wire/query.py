@@ -22,18 +22,17 @@ the shape receives the values.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import unquote_plus
 
 from ekiden.core.errors import InvalidParameterValue, MalformedRequest, MissingParameter
 from ekiden.protocols.wire.model import MemberRef, ServiceModel
 
 __all__ = ["decode_query", "parse_form"]
 
-_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
@@ -41,29 +40,42 @@ _INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 def parse_form(body: bytes) -> dict[str, str]:
     """Parse an ``application/x-www-form-urlencoded`` body or a URL query string.
 
-    Pairs are separated by ``&``; ``+`` means a space; percent escapes are decoded as
-    UTF-8. A pair without ``=`` and a pair with an empty value both yield ``""`` (blank
-    values are kept); empty pairs (``&&``) are skipped. When a key repeats, the last value
-    wins. Raises ``MalformedRequest`` for a malformed percent escape (``%`` not followed
-    by two hex digits) or bytes that are not valid UTF-8 (raw or percent-encoded).
+    Pairs are separated by ``&``; ``+`` means a space; percent escapes are decoded and the
+    result read as UTF-8 (raw non-ASCII UTF-8 bytes are accepted too). A pair without
+    ``=`` and a pair with an empty value both yield ``""`` (blank values are kept); empty
+    pairs (``&&``) are skipped. When a key repeats, the last value wins. Raises
+    ``MalformedRequest`` for a malformed percent escape (``%`` not followed by two hex
+    digits) or bytes that are not valid UTF-8 (raw or percent-encoded).
     """
-    if _BAD_PERCENT.search(body) is not None:
-        raise MalformedRequest("The request body contains an invalid percent-encoding.")
+    out: dict[str, str] = {}
     try:
-        text = body.decode("utf-8")
-        out: dict[str, str] = {}
-        for pair in text.split("&"):
+        for pair in body.split(b"&"):
             if not pair:
                 continue
-            key, _, value = pair.partition("=")
-            if "%" in key or "+" in key:
-                key = unquote_plus(key, errors="strict")
-            if "%" in value or "+" in value:
-                value = unquote_plus(value, errors="strict")
-            out[key] = value
+            key, _, value = pair.partition(b"=")
+            out[_unquote(key)] = _unquote(value)
     except UnicodeDecodeError:
         raise MalformedRequest("The request body is not valid UTF-8.") from None
+    except ValueError:
+        raise MalformedRequest("The request body contains an invalid percent-encoding.") from None
     return out
+
+
+def _unquote(raw: bytes) -> str:
+    """Form-decode one key or value; ``ValueError`` for bad escapes or bad UTF-8.
+
+    Percent escapes are decoded in C by rewriting ``%XX`` as ``\\xXX`` (after doubling
+    every backslash, so nothing else is an escape) for ``codecs.escape_decode``; that is
+    ~20x faster than ``urllib.parse.unquote`` on large, mostly-escaped message bodies.
+    A ``%`` not followed by two hex digits makes ``escape_decode`` raise ``ValueError``.
+    """
+    if b"+" in raw:
+        raw = raw.replace(b"+", b" ")
+    if b"%" in raw:
+        if b"\\" in raw:
+            raw = raw.replace(b"\\", b"\\\\")
+        raw = codecs.escape_decode(raw.replace(b"%", b"\\x"))[0]
+    return raw.decode("utf-8")
 
 
 def decode_query(model: ServiceModel, operation: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -84,35 +96,25 @@ def decode_query(model: ServiceModel, operation: str, params: Mapping[str, str])
     if shape_name is None:
         return {}
     decode, top_names = _struct_decoder(model, shape_name)
-    root = _Node()
+    root: _Node = {}
     for key, value in params.items():
         parts = key.split(".")
         if parts[0] not in top_names:
             continue
         node = root
         for part in parts:
-            children = node.children
-            if children is None:
-                children = node.children = {}
-            child = children.get(part)
+            child = node.get(part)
             if child is None:
-                child = children[part] = _Node()
+                child = node[part] = {}
             node = child
-        node.value = value
+        node[None] = value
     result: dict[str, Any] = decode(root, "")
     return result
 
 
-class _Node:
-    """One dotted-key segment: the value sent for exactly this key, and deeper keys."""
-
-    __slots__ = ("children", "value")
-
-    def __init__(self) -> None:
-        self.value: str | None = None
-        self.children: dict[str, _Node] | None = None
-
-
+# The parameters as a tree of dotted-key segments: a node maps each next segment to its
+# node, and None to the value sent for exactly the key that ends here (if one was).
+_Node = dict[str | None, Any]
 # A decoder returns the decoded value of a node, or _ABSENT when nothing usable was sent.
 _ABSENT: Any = object()
 _Decoder = Callable[[_Node, str], Any]
@@ -146,11 +148,9 @@ def _struct_decoder(
 
     def decode(node: _Node, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        children = node.children
-        if children is None:
-            return out
+        get = node.get
         for name, member_name, member_decode in frozen_plan:
-            child = children.get(name)
+            child = get(name)
             if child is not None:
                 value = member_decode(child, path + name)
                 if value is not _ABSENT:
@@ -161,7 +161,7 @@ def _struct_decoder(
 
 
 def _empty_list(node: _Node, path: str) -> Any:
-    if node.value == "" and node.children is None:
+    if len(node) == 1 and node.get(None) == "":
         return []
     return _ABSENT
 
@@ -197,21 +197,25 @@ def _member_decoder(model: ServiceModel, ref: MemberRef) -> _Decoder:
 
 def _indexed(node: _Node, wrapper: str | None) -> list[tuple[str, _Node]]:
     """The ``.N`` children of ``node`` (below ``wrapper`` if given), ordered by N."""
-    children = node.children
-    if children is not None and wrapper is not None:
-        inner = children.get(wrapper)
-        children = None if inner is None else inner.children
-    if children is None:
-        return []
-    numbered = [(k, c) for k, c in children.items() if k.isdigit() and k.isascii()]
-    numbered.sort(key=lambda kc: (int(kc[0]), kc[0]))
+    if wrapper is not None:
+        inner = node.get(wrapper)
+        if inner is None:
+            return []
+        node = inner
+    numbered = [(k, c) for k, c in node.items() if k is not None and k.isdigit() and k.isascii()]
+    if len(numbered) > 1:
+        numbered.sort(key=_index_order)
     return numbered
+
+
+def _index_order(item: tuple[str, _Node]) -> tuple[int, str]:
+    return int(item[0]), item[0]
 
 
 def _list_decoder(element: _Decoder, wrapper: str | None) -> _Decoder:
     def decode_list(node: _Node, path: str) -> Any:
-        if node.children is None:
-            return [] if node.value == "" else _ABSENT
+        if len(node) == 1 and None in node:
+            return [] if node[None] == "" else _ABSENT
         prefix = path + "." if wrapper is None else f"{path}.{wrapper}."
         out = []
         for index, child in _indexed(node, wrapper):
@@ -231,20 +235,20 @@ def _map_decoder(
     wrapper: str | None,
 ) -> _Decoder:
     def decode_map(node: _Node, path: str) -> Any:
-        if node.children is None:
+        entries = _indexed(node, wrapper)
+        if not entries:
             return _ABSENT
         prefix = path + "." if wrapper is None else f"{path}.{wrapper}."
         out: dict[Any, Any] = {}
-        for index, entry in _indexed(node, wrapper):
+        for index, entry in entries:
             entry_path = prefix + index + "."
-            parts = entry.children or {}
-            key_node = parts.get(key_name)
+            key_node = entry.get(key_name)
             key = _ABSENT if key_node is None else key_decode(key_node, entry_path + key_name)
             if key is _ABSENT:
                 raise MissingParameter(
                     f"The request must contain the parameter {entry_path}{key_name}."
                 )
-            value_node = parts.get(value_name)
+            value_node = entry.get(value_name)
             value = (
                 _ABSENT if value_node is None else value_decode(value_node, entry_path + value_name)
             )
@@ -267,7 +271,7 @@ def _scalar_decoder(kind: str) -> _Decoder:
         low, high = _INT_RANGES[kind]
 
         def decode_int(node: _Node, path: str) -> Any:
-            text = node.value
+            text = node.get(None)
             if text is None:
                 return _ABSENT
             if _INTEGER.fullmatch(text) is None:
@@ -281,7 +285,7 @@ def _scalar_decoder(kind: str) -> _Decoder:
     if kind == "boolean":
 
         def decode_bool(node: _Node, path: str) -> Any:
-            text = node.value
+            text = node.get(None)
             if text is None:
                 return _ABSENT
             lowered = text.lower()
@@ -295,7 +299,7 @@ def _scalar_decoder(kind: str) -> _Decoder:
     if kind in ("float", "double"):
 
         def decode_float(node: _Node, path: str) -> Any:
-            text = node.value
+            text = node.get(None)
             if text is None:
                 return _ABSENT
             try:
@@ -308,4 +312,5 @@ def _scalar_decoder(kind: str) -> _Decoder:
 
 
 def _decode_text(node: _Node, path: str) -> Any:
-    return _ABSENT if node.value is None else node.value
+    value = node.get(None)
+    return _ABSENT if value is None else value

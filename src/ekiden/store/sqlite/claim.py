@@ -1,0 +1,280 @@
+"""One receive on the SQLite store: pick visible messages, expire or dead-letter the ones
+that must go, and hide the rest behind a fresh receipt nonce. Also the row moves shared
+with message move tasks, and FIFO group-head upkeep."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from ekiden.core.ids import ReceiptRef, format_sequence_number, new_receipt_nonce
+from ekiden.core.rules import dedup, redrive, retention, visibility
+from ekiden.core.storage import ClaimRequest, ClaimResult, DeadLetterTarget, DeliveredMessage
+from ekiden.store.sqlite.codec import decode_attributes
+
+MESSAGE_COLUMNS = (
+    "seq, message_id, body, attributes, system_attributes, md5_body, md5_attributes, "
+    "md5_system, sender_id, sent_ms, expires_ms, visible_at_ms, receive_count, "
+    "first_receive_ms, nonce, group_id, dedup_id, dlq_source_queue_id"
+)
+_COPY_COLUMNS = (
+    "message_id, body, attributes, system_attributes, md5_body, md5_attributes, md5_system, "
+    "sender_id, sent_ms, group_id, dedup_id"
+)
+
+
+class Claim:
+    """One receive: pick visible messages, dead-letter or expire the ones that must go,
+    and hide the rest behind a fresh receipt nonce."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, request: ClaimRequest, fifo_queues: set[int]
+    ) -> None:
+        self.conn = conn
+        self.req = request
+        self.fifo_queues = fifo_queues
+        self.delivered: list[DeliveredMessage] = []
+        self.dead_lettered: set[int] = set()
+        self.removed = 0
+
+    def run(self) -> ClaimResult:
+        req = self.req
+        if req.attempt_id is not None:
+            repeated = self._repeat_attempt()
+            if repeated is not None:
+                return ClaimResult(repeated, None)
+        if req.is_fifo:
+            self._claim_fifo()
+        else:
+            self._claim_standard()
+        if self.removed:
+            self.conn.execute(
+                "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
+                (self.removed, req.queue_id),
+            )
+        if req.attempt_id is not None and self.delivered:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO receive_attempts VALUES (?, ?, ?, ?)",
+                (
+                    req.queue_id,
+                    req.attempt_id,
+                    dedup.dedup_expires_ms(req.now_ms),
+                    orjson.dumps([[m.receipt.seq, m.receipt.nonce] for m in self.delivered]),
+                ),
+            )
+        next_visible = None if self.delivered else self._next_visible_at()
+        return ClaimResult(self.delivered, next_visible, sorted(self.dead_lettered))
+
+    def _claim_standard(self) -> None:
+        req = self.req
+        while len(self.delivered) < req.max_messages:
+            rows = self.conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? "
+                "AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?",
+                (req.queue_id, req.now_ms, req.max_messages - len(self.delivered)),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                self._take(row)
+
+    def _claim_fifo(self) -> None:
+        req = self.req
+        while len(self.delivered) < req.max_messages:
+            group = self.conn.execute(
+                "SELECT group_id FROM fifo_groups WHERE queue_id = ? AND available_at_ms <= ? "
+                "ORDER BY head_seq LIMIT 1",
+                (req.queue_id, req.now_ms),
+            ).fetchone()
+            if group is None:
+                return
+            group_id = group[0]
+            rows = self.conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? AND group_id = ? "
+                "ORDER BY seq LIMIT ?",
+                (req.queue_id, group_id, req.max_messages - len(self.delivered)),
+            ).fetchall()
+            for row in rows:
+                if not visibility.is_visible(row[11], req.now_ms):  # keep the group's order
+                    break
+                self._take(row)
+            refresh_group(self.conn, req.queue_id, group_id)
+            # The group is now either blocked (a message in flight) or empty, so the next
+            # iteration picks another group.
+
+    def _take(self, row: tuple[Any, ...]) -> None:
+        req = self.req
+        seq, expires_ms, receive_count, group_id = row[0], row[10], row[12], row[15]
+        if retention.is_expired(expires_ms, req.now_ms):
+            self.conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            self.removed += 1
+            return
+        dead_letter = req.dead_letter
+        if (
+            dead_letter is not None
+            and redrive.must_dead_letter(receive_count, dead_letter.max_receive_count)
+            and self._dead_letter(seq, group_id, dead_letter)
+        ):
+            return
+        nonce = new_receipt_nonce() | 1
+        visible_at = visibility.hidden_until(req.now_ms, req.visibility_ms // 1000)
+        first_receive = row[13] if row[13] is not None else req.now_ms
+        self.conn.execute(
+            "UPDATE messages SET visible_at_ms = ?, receive_count = ?, first_receive_ms = ?, "
+            "received_ms = ?, nonce = ? WHERE seq = ?",
+            (visible_at, receive_count + 1, first_receive, req.now_ms, nonce, seq),
+        )
+        self.delivered.append(
+            DeliveredMessage(
+                receipt=ReceiptRef(req.queue_id, seq, nonce),
+                message_id=row[1],
+                body=row[2],
+                attributes=decode_attributes(row[3]),
+                system_attributes=decode_attributes(row[4]),
+                md5_of_body=row[5],
+                md5_of_attributes=row[6],
+                md5_of_system_attributes=row[7],
+                sender_id=row[8],
+                sent_ms=row[9],
+                receive_count=receive_count + 1,
+                first_receive_ms=first_receive,
+                group_id=group_id,
+                dedup_id=row[16],
+                sequence_number=format_sequence_number(seq) if req.is_fifo else None,
+                dead_letter_source_queue_id=row[17],
+            )
+        )
+
+    def _dead_letter(self, seq: int, group_id: str | None, target: DeadLetterTarget) -> bool:
+        """Move a message received too often to its DLQ; False when the DLQ is gone (the
+        message is then delivered as usual, as SQS does)."""
+        exists = self.conn.execute("SELECT 1 FROM queues WHERE id = ?", (target.queue_id,))
+        if exists.fetchone() is None:
+            return False
+        # Standard DLQs keep the original enqueue time for retention; FIFO ones reset it.
+        expires = self.req.now_ms + target.retention_ms if target.is_fifo else None
+        move_message(
+            self.conn,
+            seq,
+            self.req.queue_id,
+            target.queue_id,
+            group_id,
+            self.req.now_ms,
+            self.fifo_queues,
+            expires_ms=expires,
+            dead_letter_source=self.req.queue_id,
+        )
+        self.dead_lettered.add(target.queue_id)
+        return True
+
+    def _repeat_attempt(self) -> list[DeliveredMessage] | None:
+        req = self.req
+        row = self.conn.execute(
+            "SELECT deliveries FROM receive_attempts WHERE queue_id = ? AND attempt_id = ? "
+            "AND expires_ms > ?",
+            (req.queue_id, req.attempt_id, req.now_ms),
+        ).fetchone()
+        if row is None:
+            return None
+        repeated: list[DeliveredMessage] = []
+        for seq, nonce in orjson.loads(row[0]):
+            message = self.conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq = ? AND queue_id = ?",
+                (seq, req.queue_id),
+            ).fetchone()
+            if message is None or message[14] != nonce or message[11] <= req.now_ms:
+                return None  # deleted, redelivered or visible again: a fresh receive
+            repeated.append(delivered_from_row(req.queue_id, message, req.is_fifo))
+        return repeated
+
+    def _next_visible_at(self) -> int | None:
+        req = self.req
+        if req.is_fifo:
+            row = self.conn.execute(
+                "SELECT MIN(available_at_ms) FROM fifo_groups WHERE queue_id = ? "
+                "AND available_at_ms > ?",
+                (req.queue_id, req.now_ms),
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT MIN(visible_at_ms) FROM messages WHERE queue_id = ? AND visible_at_ms > ?",
+                (req.queue_id, req.now_ms),
+            ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+
+def delivered_from_row(queue_id: int, row: tuple[Any, ...], is_fifo: bool) -> DeliveredMessage:
+    seq = row[0]
+    return DeliveredMessage(
+        receipt=ReceiptRef(queue_id, seq, row[14]),
+        message_id=row[1],
+        body=row[2],
+        attributes=decode_attributes(row[3]),
+        system_attributes=decode_attributes(row[4]),
+        md5_of_body=row[5],
+        md5_of_attributes=row[6],
+        md5_of_system_attributes=row[7],
+        sender_id=row[8],
+        sent_ms=row[9],
+        receive_count=row[12],
+        first_receive_ms=row[13] or 0,
+        group_id=row[15],
+        dedup_id=row[16],
+        sequence_number=format_sequence_number(seq) if is_fifo else None,
+        dead_letter_source_queue_id=row[17],
+    )
+
+
+def move_message(
+    conn: sqlite3.Connection,
+    seq: int,
+    from_queue: int,
+    to_queue: int,
+    group_id: str | None,
+    now_ms: int,
+    fifo_queues: set[int],
+    *,
+    expires_ms: int | None,
+    dead_letter_source: int | None = None,
+) -> None:
+    """Re-insert a message at the tail of another queue (new row, so FIFO order holds)."""
+    cursor = conn.execute(
+        f"INSERT INTO messages (queue_id, {_COPY_COLUMNS}, expires_ms, visible_at_ms, "
+        "receive_count, dlq_source_queue_id) "
+        f"SELECT ?, {_COPY_COLUMNS}, COALESCE(?, expires_ms), ?, "
+        "CASE WHEN ? IS NULL THEN 0 ELSE receive_count END, ? FROM messages WHERE seq = ?",
+        (to_queue, expires_ms, now_ms, dead_letter_source, dead_letter_source, seq),
+    )
+    new_seq = int(cursor.lastrowid or 0)
+    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+    conn.execute("UPDATE queues SET message_count = message_count - 1 WHERE id = ?", (from_queue,))
+    conn.execute("UPDATE queues SET message_count = message_count + 1 WHERE id = ?", (to_queue,))
+    if from_queue in fifo_queues and group_id is not None:
+        refresh_group(conn, from_queue, group_id)
+    if to_queue in fifo_queues:
+        conn.execute(
+            "INSERT OR IGNORE INTO fifo_groups VALUES (?, ?, ?, ?)",
+            (to_queue, group_id or "", new_seq, now_ms),
+        )
+        if group_id is None:
+            conn.execute("UPDATE messages SET group_id = '' WHERE seq = ?", (new_seq,))
+
+
+def refresh_group(conn: sqlite3.Connection, queue_id: int, group_id: str) -> None:
+    """Recompute a FIFO group's head: the group is available when its oldest message is."""
+    head = conn.execute(
+        "SELECT seq, visible_at_ms FROM messages WHERE queue_id = ? AND group_id = ? "
+        "ORDER BY seq LIMIT 1",
+        (queue_id, group_id),
+    ).fetchone()
+    if head is None:
+        conn.execute(
+            "DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?", (queue_id, group_id)
+        )
+    else:
+        conn.execute(
+            "INSERT OR REPLACE INTO fifo_groups VALUES (?, ?, ?, ?)",
+            (queue_id, group_id, head[0], head[1]),
+        )
