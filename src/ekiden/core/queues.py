@@ -138,6 +138,15 @@ class RedriveAllowPolicy:
         return json.dumps(body, separators=(",", ":"))
 
 
+def invalid_redrive_policy(text: str, reason: str) -> InvalidParameterValue:
+    """The error for a well-formed but unusable RedrivePolicy: SQS reports it as
+    InvalidParameterValue and echoes the policy text (AWS capture: a bad
+    deadLetterTargetArn)."""
+    return InvalidParameterValue(
+        f"Value {text} for parameter RedrivePolicy is invalid. Reason: {reason}"
+    )
+
+
 def parse_redrive_policy(text: str) -> RedrivePolicy:
     try:
         raw = json.loads(text)
@@ -147,37 +156,33 @@ def parse_redrive_policy(text: str) -> RedrivePolicy:
         raise _invalid("RedrivePolicy", "Redrive policy is not a dictionary.")
     unknown = set(raw) - {"deadLetterTargetArn", "maxReceiveCount"}
     if unknown:
-        raise _invalid(
-            "RedrivePolicy",
-            f"Only following attributes are supported:[deadLetterTargetArn, "
-            f"maxReceiveCount] but found {sorted(unknown)}.",
+        raise invalid_redrive_policy(
+            text,
+            "Only following attributes are supported: [maxReceiveCount, deadLetterTargetArn].",
         )
     arn = raw.get("deadLetterTargetArn")
     count = raw.get("maxReceiveCount")
     if not isinstance(arn, str) or count is None:
-        raise _invalid(
-            "RedrivePolicy",
+        raise invalid_redrive_policy(
+            text,
             "Redrive policy does not contain mandatory attribute: "
             + ("deadLetterTargetArn." if not isinstance(arn, str) else "maxReceiveCount."),
         )
     if parse_sqs_arn(arn) is None:
-        raise _invalid("RedrivePolicy", "Invalid value for deadLetterTargetArn.")
+        raise invalid_redrive_policy(text, "Invalid value for deadLetterTargetArn.")
+    bad_count = invalid_redrive_policy(
+        text,
+        f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to 1000 both "
+        "inclusive.",
+    )
     try:
         max_count = int(str(count))
     except ValueError:
-        raise _invalid(
-            "RedrivePolicy",
-            "Invalid value for maxReceiveCount: "
-            f"{count}, valid values are from 1 to 1000 both inclusive.",
-        ) from None
+        raise bad_count from None
     if isinstance(count, bool) or not (
         limits.MIN_MAX_RECEIVE_COUNT <= max_count <= limits.MAX_MAX_RECEIVE_COUNT
     ):
-        raise _invalid(
-            "RedrivePolicy",
-            f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to 1000 "
-            "both inclusive.",
-        )
+        raise bad_count
     return RedrivePolicy(arn, max_count)
 
 
@@ -244,6 +249,14 @@ def normalize_attributes(
                 "not supported."
             )
         result[name] = _normalize_one(name, value)
+    if result.get("KmsMasterKeyId"):
+        # SSE-KMS and SSE-SQS exclude each other; a KMS key turns SSE-SQS off.
+        if result.get("SqsManagedSseEnabled") == "true":
+            raise InvalidAttributeName(
+                "You can use one type of server-side encryption (SSE) at one time. You can "
+                "either enable KMS SSE or SQS SSE."
+            )
+        result["SqsManagedSseEnabled"] = "false"
     if fifo:
         scope = result.get("DeduplicationScope")
         limit = result.get("FifoThroughputLimit")

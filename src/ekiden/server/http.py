@@ -168,12 +168,14 @@ class _HttpConnection(asyncio.Protocol):
         "_client_host",
         "_dead",
         "_eof",
+        "_flush_scheduled",
         "_head_bytes",
         "_headers",
         "_in_head",
         "_last_active",
         "_linger",
         "_linger_handle",
+        "_loop",
         "_no_more",
         "_parser",
         "_queue",
@@ -186,6 +188,8 @@ class _HttpConnection(asyncio.Protocol):
 
     def __init__(self, server: HttpServer) -> None:
         self._server = server
+        # Protocols are created by the loop that serves them.
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[_Slot] = deque()
@@ -198,6 +202,7 @@ class _HttpConnection(asyncio.Protocol):
         self._dead = False
         self._linger = False
         self._eof = False
+        self._flush_scheduled = False
         self._linger_handle: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -250,9 +255,17 @@ class _HttpConnection(asyncio.Protocol):
         except Exception as exc:
             if self._no_more:
                 return  # we raised _StopParsing on purpose
-            if not isinstance(exc, httptools.HttpParserError):
-                # A bug of ours in a callback, not bad input; still answer and survive.
-                self._server._log.exception("unexpected error while parsing a request")
+            # Bad input is routine (debug); an exception out of one of our callbacks
+            # (httptools wraps it, keeping the original as __context__) is a bug of ours:
+            # log it, but still answer and survive.
+            if isinstance(exc, httptools.HttpParserCallbackError):
+                bug = exc.__context__
+            else:
+                bug = None if isinstance(exc, httptools.HttpParserError) else exc
+            if bug is not None:
+                self._server._log.error("error while parsing a request", exc_info=bug)
+            else:
+                self._server._log.debug("malformed request from %s: %s", self._client_host, exc)
             self._reject(400, "Bad Request")
             return
         if self._in_head:
@@ -358,7 +371,7 @@ class _HttpConnection(asyncio.Protocol):
         queue = self._queue
         queue.append(slot)
         server._in_flight += 1
-        slot.task = task = asyncio.get_running_loop().create_task(self._serve(slot, request))
+        slot.task = task = self._loop.create_task(self._serve(slot, request))
         server._tasks.add(task)
         if len(queue) > MAX_PIPELINED:
             self._update_reading()
@@ -411,6 +424,16 @@ class _HttpConnection(asyncio.Protocol):
                 slot.head,
             )
         slot.data = data
+        if len(self._queue) == 1:
+            self._flush()  # nothing to batch with: write now, no added latency
+        elif not self._flush_scheduled:
+            # Pipelined answers tend to complete in the same loop turn; flushing once
+            # at the end of it turns N send() calls into one writelines.
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
         self._flush()
 
     def _flush(self) -> None:
@@ -531,7 +554,7 @@ class _HttpConnection(asyncio.Protocol):
             if self._reading_paused:
                 self._reading_paused = False
                 transport.resume_reading()
-            self._linger_handle = asyncio.get_running_loop().call_later(LINGER_S, transport.abort)
+            self._linger_handle = self._loop.call_later(LINGER_S, transport.abort)
         elif self._writing_paused:
             transport.abort()  # the peer is not reading; close() would wait forever
         else:

@@ -10,6 +10,7 @@ from ekiden import __version__
 from ekiden.config import Settings
 from ekiden.server.app import start_server
 from ekiden.server.loop import install_event_loop_policy
+from ekiden.store.sqlite.store import DataDirInUse
 
 log = logging.getLogger("ekiden.server")
 
@@ -19,7 +20,7 @@ def serve(settings: Settings) -> int:
     install_event_loop_policy()
     try:
         return asyncio.run(_serve(settings))
-    except ValueError as error:  # a declared queue that cannot be created
+    except (ValueError, DataDirInUse) as error:  # a bad declared queue, a busy data dir
         log.error("cannot start: %s", error)
         return 2
 

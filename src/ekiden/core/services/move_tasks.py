@@ -35,15 +35,26 @@ def encode_task_handle(task: MoveTaskRecord) -> str:
     return base64.b64encode(raw.encode()).decode()
 
 
-def decode_task_handle(handle: str) -> str | None:
-    """The task id a handle names, or ``None`` if it is not a handle ekiden issued."""
+def decode_task_handle(handle: str) -> tuple[str, str] | None:
+    """The (task id, source ARN) a handle names, or ``None`` if it does not decode."""
     try:
         raw = json.loads(base64.b64decode(handle.encode(), validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("taskId"), str):
+    if not isinstance(raw, dict):
         return None
-    return str(raw["taskId"])
+    task_id, source_arn = raw.get("taskId"), raw.get("sourceArn")
+    if not isinstance(task_id, str) or not isinstance(source_arn, str):
+        return None
+    return task_id, source_arn
+
+
+def _check_arn_format(arn: str, parameter: str) -> None:
+    if len(arn.split(":")) != 6 or not arn.startswith("arn:"):
+        raise InvalidParameterValue(
+            f"You must use this format to specify the {parameter}: "
+            "arn:<partition>:<service>:<region>:<account-id>:<resource-id>"
+        )
 
 
 class MoveTaskService:
@@ -59,6 +70,9 @@ class MoveTaskService:
     async def start(
         self, source_arn: str, destination_arn: str | None, rate_per_s: int | None
     ) -> MoveTaskRecord:
+        _check_arn_format(source_arn, "SourceArn")
+        if destination_arn is not None:
+            _check_arn_format(destination_arn, "DestinationArn")
         source = await self.queues.get_by_arn(source_arn)
         if source is None:
             raise ResourceNotFound(
@@ -93,7 +107,7 @@ class MoveTaskService:
             )
         for task in await self.store.list_move_tasks(source.queue_id):
             if task.status in ("RUNNING", "CANCELLING"):
-                raise UnsupportedOperation(
+                raise InvalidParameterValue(
                     "There is already a task running. Only one active task is allowed for a "
                     "source queue arn at a given time."
                 )
@@ -115,12 +129,15 @@ class MoveTaskService:
         return task
 
     async def cancel(self, handle: str) -> MoveTaskRecord:
-        task_id = decode_task_handle(handle)
-        task = None
-        if task_id is not None:
-            task = next(
-                (t for t in await self.store.list_move_tasks() if t.task_id == task_id), None
+        decoded = decode_task_handle(handle)
+        if decoded is None:
+            raise InvalidParameterValue("Value for parameter TaskHandle is invalid.")
+        task_id, source_arn = decoded
+        if await self.queues.get_by_arn(source_arn) is None:
+            raise ResourceNotFound(
+                "The resource that you specified for the SourceArn parameter doesn't exist."
             )
+        task = next((t for t in await self.store.list_move_tasks() if t.task_id == task_id), None)
         if task is None:
             raise ResourceNotFound("Task does not exist.")
         if task.status != "RUNNING":

@@ -12,7 +12,6 @@ from ekiden.core import limits
 from ekiden.core.clock import Clock
 from ekiden.core.errors import (
     InvalidAttributeName,
-    InvalidAttributeValue,
     InvalidParameterValue,
     MissingParameter,
     OverLimit,
@@ -27,6 +26,7 @@ from ekiden.core.queues import (
     QueueSettings,
     check_queue_name,
     default_attributes,
+    invalid_redrive_policy,
     normalize_attributes,
 )
 from ekiden.core.storage import QueueRecord, Store
@@ -240,28 +240,19 @@ class QueueService:
         policy = QueueSettings.from_attributes({"RedrivePolicy": text}, fifo=False).redrive
         assert policy is not None
         dlq = await self.get_by_arn(policy.dead_letter_target_arn)
+        # Same error family as a malformed deadLetterTargetArn (InvalidParameterValue).
         if dlq is None:
-            raise InvalidAttributeValue(
-                "Value " + text + " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
-                "target does not exist."
-            )
+            raise invalid_redrive_policy(text, "Dead letter target does not exist.")
         if dlq.record.is_fifo != fifo:
-            raise InvalidAttributeValue(
-                "Value "
-                + text
-                + " for parameter RedrivePolicy is invalid. Reason: "
-                + ("Dead-letter queue must be same type of queue as the source.")
+            raise invalid_redrive_policy(
+                text, "Dead-letter queue must be same type of queue as the source."
             )
         allow = dlq.settings.redrive_allow
         if allow is not None and not allow.allows(self.arn_of(name)):
-            raise InvalidAttributeValue(
-                "Value "
-                + text
-                + " for parameter RedrivePolicy is invalid. Reason: Queue "
-                + self.arn_of(name)
-                + " is not allowed to use "
-                + dlq.arn
-                + " as a dead-letter queue."
+            raise invalid_redrive_policy(
+                text,
+                f"Queue {self.arn_of(name)} is not allowed to use {dlq.arn} as a "
+                "dead-letter queue.",
             )
 
     async def _reload(self, queue: Queue) -> Queue:
@@ -345,8 +336,7 @@ class QueueService:
         kept = [s for s in statements if s.get("Sid") != label]
         if len(kept) == len(statements):
             raise InvalidParameterValue(
-                f"Value {label} for parameter Label is invalid. Reason: can't find label on "
-                "existing policy."
+                f"Value {label} for parameter Label is invalid. Reason: can't find label."
             )
         policy["Statement"] = kept
         await self._store_policy(queue, policy if kept else None)
@@ -413,7 +403,7 @@ def _load_policy(queue: Queue) -> dict[str, object]:
         if isinstance(policy, dict) and isinstance(policy.get("Statement"), list):
             return policy
     return {
-        "Version": "2012-10-17",
+        "Version": "2008-10-17",  # what SQS writes for AddPermission policies
         "Id": f"{queue.arn}/SQSDefaultPolicy",
         "Statement": [],
     }

@@ -41,7 +41,7 @@ AttributeMap = dict[str, MessageAttributeValueShape]
 class CreateQueueRequest:
     queue_name: str
     attributes: dict[str, str] | None = None
-    tags: dict[str, str] | None = None
+    tags: dict[str, str] | None = field(default=None, metadata={"wire": "tags"})  # lowercase
 
 
 @dataclass(slots=True)

@@ -9,10 +9,11 @@ backlog of millions costs nothing per call; bodies stay on disk until delivered.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -37,6 +38,24 @@ from ekiden.store.sqlite.writer import GroupCommitWriter
 _EXPIRE_BATCH = 5_000
 
 
+class DataDirInUse(Exception):
+    """Another live process holds the data directory."""
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Hold an exclusive lock on the data dir for the life of the store: two brokers
+    writing one database would each believe their view is the truth."""
+    handle = (data_dir / "ekiden.lock").open("a+b")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DataDirInUse(
+            f"the data directory {data_dir} is in use by another ekiden process"
+        ) from None
+    return handle
+
+
 def open_connection(path: Path) -> sqlite3.Connection:
     """A connection configured for durability: WAL with a full fsync on every commit."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -59,6 +78,7 @@ class SqliteStore:
     ) -> None:
         self._writer = GroupCommitWriter(conn, loop, commit_delay_s)
         self._fifo_queues: set[int] = set()
+        self._lock: IO[bytes] | None = None
 
     @classmethod
     async def open(cls, data_dir: Path, commit_delay_s: float = 0.0) -> SqliteStore:
@@ -67,9 +87,15 @@ class SqliteStore:
         ``commit_delay_s`` lets each group wait that long for more work before committing.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
-        conn = open_connection(data_dir / "ekiden.sqlite3")
-        migrate(conn)
+        lock = _lock_data_dir(data_dir)
+        try:
+            conn = open_connection(data_dir / "ekiden.sqlite3")
+            migrate(conn)
+        except BaseException:
+            lock.close()
+            raise
         store = cls(conn, asyncio.get_running_loop(), commit_delay_s)
+        store._lock = lock
         await store._run(store._load_queue_types)
         return store
 
@@ -82,6 +108,9 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._writer.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the data dir for another process
+            self._lock = None
 
     def _load_queue_types(self, conn: sqlite3.Connection) -> None:
         self._fifo_queues = {
