@@ -5,9 +5,9 @@ the oracle. Requests serialized by botocore must decode into exactly the params 
 to it (the JSON-protocol dict, blobs as base64), and XML we encode must parse back,
 through botocore's ``QueryParser``, into exactly the result we encoded.
 
-The old model is found through ``EKIDEN_BOTOCORE_QUERY_SQS_MODEL`` (a botocore 1.29.165
-wheel or its ``sqs/2012-11-05/service-2.json``) or in ``/tmp/dl``; without it those cases
-are skipped. Every oracle test also runs against ekiden's merged model.json with its
+The old model is the copy vendored in ``tests/support/query_model`` (or one named by
+``EKIDEN_BOTOCORE_QUERY_SQS_MODEL``: a botocore 1.29.165 wheel or its
+``sqs/2012-11-05/service-2.json``); without it those cases are skipped. Every oracle test also runs against ekiden's merged model.json with its
 protocol switched to ``query``, which needs nothing but the botocore of the dev venv.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
+import urllib.parse
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +30,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from ekiden.core.errors import (
+    InternalFailure,
     InvalidParameterValue,
     MalformedRequest,
     MissingParameter,
@@ -59,6 +62,8 @@ def _old_model_json() -> dict[str, Any] | None:
     candidates: list[Path] = []
     if env := os.environ.get("EKIDEN_BOTOCORE_QUERY_SQS_MODEL"):
         candidates.append(Path(env))
+    vendored = Path(__file__).resolve().parents[2] / "support/query_model"
+    candidates.append(vendored / "sqs/2012-11-05/service-2.json")
     candidates.append(Path("/tmp/dl/old") / OLD_MODEL_MEMBER)
     candidates.extend(sorted(Path("/tmp/dl").glob("botocore-1.29.165-*.whl")))
     for path in candidates:
@@ -478,6 +483,27 @@ def test_parse_form_of_an_empty_body_is_empty() -> None:
     assert parse_form(b"") == {}
 
 
+def test_parse_form_keeps_backslashes_literal() -> None:
+    body = b"MessageBody=a%5Cx41%5C%5Cn\\x42\\&K%5C=%5C"
+    assert parse_form(body) == {"MessageBody": "a\\x41\\\\n\\x42\\", "K\\": "\\"}
+
+
+def test_parse_form_agrees_with_urllib_on_valid_input() -> None:
+    rng = random.Random(20251125)
+    alphabet = "aZ09 +%&=.-_~*'()!\\/\r\n\t\"<>é日😀\x00\x7f"
+    for _ in range(500):
+        pairs = [
+            (
+                "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6))),
+                "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40))),
+            )
+            for _ in range(rng.randrange(1, 6))
+        ]
+        body = urllib.parse.urlencode(pairs).encode("ascii")
+        expected = dict(urllib.parse.parse_qsl(body.decode("ascii"), keep_blank_values=True))
+        assert parse_form(body) == expected
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -762,6 +788,11 @@ def test_escape_text_escapes_only_what_element_content_needs() -> None:
     assert escape_text("&amp;") == "&amp;amp;"
 
 
+def test_a_lone_surrogate_in_a_result_is_an_internal_failure(model: ServiceModel) -> None:
+    with pytest.raises(InternalFailure):
+        encode_query_response(model, "GetQueueUrl", {"QueueUrl": "q\ud800"}, "r")
+
+
 def test_request_id_is_escaped(model: ServiceModel) -> None:
     xml = encode_query_response(model, "DeleteQueue", None, "a<b")
     assert b"<RequestId>a&lt;b</RequestId>" in xml
@@ -811,12 +842,12 @@ def test_error_document_parses_through_botocore(
 def test_error_messages_echoing_characters_xml_cannot_carry_stay_well_formed(
     oracle: BotocoreServiceModel,
 ) -> None:
-    message = "Invalid binary character #x1 in \x01\x08\x1b\ufffe body"
+    message = "Invalid binary character #x1 in \x01\x08\x1b\ufffe\udc80 body"
     xml = encode_query_error("InvalidMessageContents", message, True, "r")
     parsed = botocore_parse(oracle, "SendMessage", xml, status=400)
     assert (
         parsed["Error"]["Message"]
-        == "Invalid binary character #x1 in \ufffd\ufffd\ufffd\ufffd body"
+        == "Invalid binary character #x1 in \ufffd\ufffd\ufffd\ufffd\ufffd body"
     )
 
 
