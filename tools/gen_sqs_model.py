@@ -40,9 +40,9 @@ How to regenerate
     .venv/bin/python tools/gen_sqs_model.py --old /tmp/dl/botocore-1.29.165-py3-none-any.whl
 
 ``--old`` accepts the wheel or an extracted ``service-2.json``; the copy vendored for the
-tests, ``tests/support/query_model/sqs/2012-11-05/service-2.json``, is that same file. The NEW model is read from
-the botocore installed in the running interpreter (it is a dev dependency only: the server
-reads the generated file and never imports botocore).
+tests, ``tests/support/query_model/sqs/2012-11-05/service-2.json``, is that same file.
+The NEW model is read from the botocore installed in the running interpreter (it is a dev
+dependency only: the server reads the generated file and never imports botocore).
 """
 
 from __future__ import annotations

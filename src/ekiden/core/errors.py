@@ -36,7 +36,8 @@ class InvalidParameterCombination(EkidenError):
 
 
 class MalformedRequest(EkidenError):
-    """The request body cannot be decoded at all (bad JSON, bad form encoding)."""
+    """The request cannot be decoded: bad JSON or form encoding, or a JSON member of the
+    wrong type."""
 
 
 class UnknownOperation(EkidenError):

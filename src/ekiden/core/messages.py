@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from ekiden.core import limits
-from ekiden.core.errors import InvalidMessageContents, InvalidParameterValue
+from ekiden.core.errors import InvalidMessageContents, InvalidParameterValue, MissingParameter
 
 # Characters SQS accepts in bodies and string attribute values (the XML 1.0 Char set).
 _INVALID_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -61,12 +61,14 @@ def first_invalid_character(text: str) -> str | None:
 def check_body(body: str) -> None:
     """Raise unless ``body`` is a non-empty string of allowed characters."""
     if body == "":
-        raise InvalidParameterValue("The request must contain the parameter MessageBody.")
+        raise MissingParameter("The request must contain the parameter MessageBody.")
     bad = first_invalid_character(body)
     if bad is not None:
+        # AWS's wording, naming the first offending character in upper-case hex.
         raise InvalidMessageContents(
-            "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
-            "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
+            f"Invalid binary character '#x{ord(bad):X}' was found in the message body, the set "
+            "of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | "
+            "[#x10000-#x10FFFF]."
         )
 
 
@@ -75,7 +77,7 @@ def check_message_attributes(attributes: MessageAttributes, *, system: bool = Fa
 
     ``system`` selects the rules for MessageSystemAttributes (only AWSTraceHeader, String).
     """
-    kind = "message system attribute" if system else "message attribute"
+    kind = "message system attribute" if system else "message (user) attribute"
     if len(attributes) > limits.MAX_MESSAGE_ATTRIBUTES:
         raise InvalidParameterValue(
             f"Number of message attributes [{len(attributes)}] exceeds the allowed maximum "
@@ -139,8 +141,8 @@ def _check_attribute_value(name: str, value: AttributeValue, kind: str) -> None:
             f"The {kind} '{name}' with type '{base}' must use field 'String'."
         )
     if value.string_value == "":
-        raise InvalidParameterValue(
-            f"The {kind} '{name}' must contain a non-empty value of type '{base}'."
+        raise InvalidParameterValue(  # AWS's wording (captured for type String)
+            f"{kind[0].upper()}{kind[1:]} '{name}' must contain a non-empty value of type '{base}'."
         )
     if first_invalid_character(value.string_value) is not None:
         raise InvalidParameterValue(

@@ -391,10 +391,14 @@ class MessageService:
         return results
 
 
-def check_batch(ids: Sequence[str]) -> None:
-    """Raise the request-level batch errors SQS raises before looking at any entry."""
+def check_batch(ids: Sequence[str], entry_shape: str = "entry") -> None:
+    """Raise the request-level batch errors SQS raises before looking at any entry.
+
+    ``entry_shape`` names the entries in the empty-batch message, as SQS does
+    (``SendMessageBatchRequestEntry``, ...).
+    """
     if not ids:
-        raise EmptyBatchRequest("There should be at least one entry in the request.")
+        raise EmptyBatchRequest(f"There should be at least one {entry_shape} in the request.")
     if len(ids) > limits.MAX_BATCH_ENTRIES:
         raise TooManyEntriesInBatchRequest(
             f"Maximum number of entries per request are {limits.MAX_BATCH_ENTRIES}. You have "

@@ -194,6 +194,8 @@ class MoveTaskService:
     async def _run(self, task: MoveTaskRecord, destination_id: int | None) -> None:
         rate = task.rate_per_s or limits.DEFAULT_MOVE_RATE_PER_S
         per_tick = max(1, int(rate * _TICK_S))
+        # A step moves per_tick messages; below 10/s that is one message every 1/rate s.
+        step_s = per_tick / rate
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -210,8 +212,8 @@ class MoveTaskService:
                 ]
                 if not current or current[0].status != "RUNNING":
                     return
-                # Pace to the rate: per_tick messages each tick.
-                await asyncio.sleep(max(0.0, _TICK_S - (loop.time() - started)))
+                # Pace to the rate: per_tick messages each step.
+                await asyncio.sleep(max(0.0, step_s - (loop.time() - started)))
         except asyncio.CancelledError:
             raise
         except Exception:

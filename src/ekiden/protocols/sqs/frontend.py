@@ -12,7 +12,9 @@ traceback and answered as ``InternalFailure``.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ log = logging.getLogger("ekiden.sqs")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 XML_CONTENT_TYPE = "text/xml"
 TARGET_PREFIX = "AmazonSQS."
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -54,12 +57,9 @@ class SqsFrontend:
         try:
             if action not in HANDLERS:
                 raise UnknownOperation(f"Unknown operation {target}.")
-            try:
-                data = orjson.loads(body) if body.strip() else {}
-            except orjson.JSONDecodeError:
-                raise MalformedRequest("Request body is not valid JSON.") from None
+            data = _load_json(body) if body.strip() else {}
             if not isinstance(data, dict):
-                raise MalformedRequest("Start of list found where not expected.")
+                raise shapes.type_error(data, "Structure")
             result = await self._dispatch(action, data, ctx)
         except EkidenError as error:
             return self._json_error(action or target, error, ctx)
@@ -125,6 +125,45 @@ class SqsFrontend:
         return WireResponse(
             spelled.status, body, XML_CONTENT_TYPE, [("x-amzn-RequestId", ctx.request_id)]
         )
+
+
+def _load_json(body: bytes) -> Any:
+    """The JSON document of a request body; raises ``MalformedRequest``.
+
+    JSON text may escape lone UTF-16 surrogates (``"\\ud800"``, e.g. from a JavaScript
+    string cut in half), which orjson refuses. SQS parses them and then rejects a message
+    body holding one as InvalidMessageContents, so such documents are parsed again with
+    the standard library; surrogates are let through in message bodies only (which are
+    checked character by character), anywhere else the request is malformed.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise MalformedRequest("Request body is not valid JSON.") from None
+    if not _surrogates_only_in_bodies(data):
+        raise MalformedRequest("Request body holds a string that is not valid Unicode.")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are not JSON
+
+
+def _surrogates_only_in_bodies(value: Any, key: str = "") -> bool:
+    if isinstance(value, str):
+        return key == "MessageBody" or _SURROGATE.search(value) is None
+    if isinstance(value, dict):
+        return all(
+            _SURROGATE.search(k) is None and _surrogates_only_in_bodies(v, k)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_surrogates_only_in_bodies(item) for item in value)
+    return True
 
 
 def _path_names_queue(path: str) -> bool:

@@ -58,6 +58,10 @@ def _name(url: str) -> str:
 
 
 async def create_queue(b: Broker, ctx: RequestContext, r: s.CreateQueueRequest) -> Result:
+    if r.queue_name is None:
+        raise InvalidParameterValue(
+            "Value for parameter QueueName is invalid. Reason: Must specify a queue name."
+        )
     queue = await b.queues.create(r.queue_name, r.attributes or {}, r.tags or {})
     return {"QueueUrl": queue_url(ctx, b, queue.name)}
 
@@ -202,7 +206,7 @@ async def send_message_batch(
     b: Broker, ctx: RequestContext, r: s.SendMessageBatchRequest
 ) -> Result:
     name = _name(r.queue_url)
-    check_batch([entry.id for entry in r.entries])
+    check_batch([entry.id for entry in r.entries], "SendMessageBatchRequestEntry")
     entries = [_send_entry(entry) for entry in r.entries]
     check_batch_size(entries)
     outcomes = await b.messages.send(name, entries, ctx.sender_id)
@@ -268,7 +272,7 @@ async def delete_message_batch(
     b: Broker, ctx: RequestContext, r: s.DeleteMessageBatchRequest
 ) -> Result:
     name = _name(r.queue_url)
-    check_batch([entry.id for entry in r.entries])
+    check_batch([entry.id for entry in r.entries], "DeleteMessageBatchRequestEntry")
     outcomes = await b.messages.delete(name, [entry.receipt_handle for entry in r.entries])
     return _batch_result([entry.id for entry in r.entries], outcomes)
 
@@ -288,7 +292,7 @@ async def change_message_visibility_batch(
     b: Broker, ctx: RequestContext, r: s.ChangeMessageVisibilityBatchRequest
 ) -> Result:
     name = _name(r.queue_url)
-    check_batch([entry.id for entry in r.entries])
+    check_batch([entry.id for entry in r.entries], "ChangeMessageVisibilityBatchRequestEntry")
     outcomes = await b.messages.change_visibility(
         name, [(entry.receipt_handle, entry.visibility_timeout or 0) for entry in r.entries]
     )

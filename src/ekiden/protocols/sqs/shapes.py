@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
-from ekiden.core.errors import InvalidParameterValue, MissingParameter
+from ekiden.core.errors import InvalidParameterValue, MalformedRequest, MissingParameter
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ AttributeMap = dict[str, MessageAttributeValueShape]
 
 @dataclass(slots=True)
 class CreateQueueRequest:
-    queue_name: str
+    queue_name: str | None = None  # required; SQS words its absence specially (operations)
     attributes: dict[str, str] | None = None
     tags: dict[str, str] | None = field(default=None, metadata={"wire": "tags"})  # lowercase
 
@@ -225,9 +225,14 @@ def _plan(cls: Any) -> list[tuple[str, str, Any, bool]]:
 
 
 def decode(cls: type[T], data: Any, path: str = "") -> T:
-    """Build ``cls`` from a JSON-shaped dict, raising AWS-shaped errors for bad input."""
+    """Build ``cls`` from a JSON-shaped dict, raising AWS-shaped errors for bad input.
+
+    A member of the wrong JSON type is a ``MalformedRequest`` worded as SQS's JSON
+    deserializer words it (``STRING_VALUE can not be converted to an Integer``); SQS does
+    not coerce, so ``"5"`` is no integer. A ``null`` member counts as absent.
+    """
     if not isinstance(data, dict):
-        raise InvalidParameterValue(f"Value for parameter {path or cls.__name__} is invalid.")
+        raise type_error(data, "Structure")
     values: dict[str, Any] = {}
     plan: list[tuple[str, str, Any, bool]] = _plan(cast(Any, cls))
     for py_name, wire, kind, required in plan:
@@ -240,6 +245,9 @@ def decode(cls: type[T], data: Any, path: str = "") -> T:
     return cls(**values)
 
 
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
 def _convert(kind: Any, raw: Any, path: str) -> Any:
     origin = get_origin(kind)
     if origin in (Union, types.UnionType):
@@ -248,25 +256,18 @@ def _convert(kind: Any, raw: Any, path: str) -> Any:
     if kind is str:
         if isinstance(raw, str):
             return raw
-        raise _type_error(path, raw, "string")
+        raise type_error(raw, "String")
     if kind is bool:
         if isinstance(raw, bool):
             return raw
-        raise _type_error(path, raw, "boolean")
+        raise type_error(raw, "Boolean")
     if kind is int:
-        if isinstance(raw, bool):
-            raise _type_error(path, raw, "integer")
-        if isinstance(raw, int):
+        if isinstance(raw, int) and not isinstance(raw, bool) and _INT32_MIN <= raw <= _INT32_MAX:
             return raw
-        if isinstance(raw, str):
-            try:
-                return int(raw)
-            except ValueError:
-                pass
-        raise _type_error(path, raw, "integer")
+        raise type_error(raw, "Integer")
     if kind is bytes:
         if not isinstance(raw, str):
-            raise _type_error(path, raw, "base64 blob")
+            raise type_error(raw, "Blob")
         try:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
@@ -275,12 +276,12 @@ def _convert(kind: Any, raw: Any, path: str) -> Any:
             ) from None
     if origin is list:
         if not isinstance(raw, list):
-            raise _type_error(path, raw, "list")
+            raise type_error(raw, "List")
         (element,) = get_args(kind)
         return [_convert(element, item, f"{path}.{i + 1}") for i, item in enumerate(raw)]
     if origin is dict:
         if not isinstance(raw, dict):
-            raise _type_error(path, raw, "map")
+            raise type_error(raw, "Map")
         _, value_kind = get_args(kind)
         return {
             str(key): _convert(value_kind, value, f"{path}.{key}.") for key, value in raw.items()
@@ -290,11 +291,22 @@ def _convert(kind: Any, raw: Any, path: str) -> Any:
     raise TypeError(f"unsupported shape member type {kind!r}")  # a bug in this module
 
 
-def _type_error(path: str, raw: Any, expected: str) -> InvalidParameterValue:
-    shown = raw if isinstance(raw, str | int | float | bool) else type(raw).__name__
-    return InvalidParameterValue(
-        f"Value {shown} for parameter {path.rstrip('.')} is invalid. Reason: must be {expected}."
-    )
+def type_error(raw: Any, expected: str) -> MalformedRequest:
+    """A JSON value of the wrong type, in the words of SQS's JSON deserializer."""
+    if isinstance(raw, dict):
+        return MalformedRequest("Start of structure or map found where not expected.")
+    if isinstance(raw, list):
+        return MalformedRequest("Start of list found where not expected")
+    if raw is None:
+        token = "NULL_VALUE"
+    elif isinstance(raw, bool):
+        token = "TRUE_VALUE" if raw else "FALSE_VALUE"
+    elif isinstance(raw, str):
+        token = "STRING_VALUE"
+    else:
+        token = "NUMBER_VALUE"
+    article = "an" if expected[0] in "AEIOU" else "a"
+    return MalformedRequest(f"{token} can not be converted to {article} {expected}")
 
 
 REQUEST_SHAPES: dict[str, type] = {

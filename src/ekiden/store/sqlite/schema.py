@@ -84,6 +84,58 @@ MIGRATIONS: tuple[str, ...] = (
         failure_reason  TEXT
     );
     """,
+    # 2: ids are never reused. Without AUTOINCREMENT SQLite hands the id of the newest
+    #    deleted row to the next insert: a FIFO SequenceNumber could repeat, and a new queue
+    #    could inherit the id (and so the dead-lettered messages) of a deleted one.
+    """
+    CREATE TABLE queues_v2 (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT NOT NULL UNIQUE,
+        is_fifo       INTEGER NOT NULL,
+        attributes    TEXT NOT NULL,
+        tags          TEXT NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        modified_ms   INTEGER NOT NULL,
+        purged_at_ms  INTEGER,
+        message_count INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO queues_v2 SELECT id, name, is_fifo, attributes, tags, created_ms, modified_ms,
+        purged_at_ms, message_count FROM queues;
+    DROP TABLE queues;
+    ALTER TABLE queues_v2 RENAME TO queues;
+    CREATE TABLE messages_v2 (
+        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue_id            INTEGER NOT NULL,
+        message_id          TEXT NOT NULL,
+        body                TEXT NOT NULL,
+        attributes          BLOB,
+        system_attributes   BLOB,
+        md5_body            TEXT NOT NULL,
+        md5_attributes      TEXT,
+        md5_system          TEXT,
+        sender_id           TEXT NOT NULL,
+        sent_ms             INTEGER NOT NULL,
+        expires_ms          INTEGER NOT NULL,
+        visible_at_ms       INTEGER NOT NULL,
+        receive_count       INTEGER NOT NULL DEFAULT 0,
+        first_receive_ms    INTEGER,
+        received_ms         INTEGER,
+        nonce               INTEGER NOT NULL DEFAULT 0,
+        group_id            TEXT,
+        dedup_id            TEXT,
+        dlq_source_queue_id INTEGER
+    );
+    INSERT INTO messages_v2 SELECT seq, queue_id, message_id, body, attributes,
+        system_attributes, md5_body, md5_attributes, md5_system, sender_id, sent_ms,
+        expires_ms, visible_at_ms, receive_count, first_receive_ms, received_ms, nonce,
+        group_id, dedup_id, dlq_source_queue_id FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    CREATE INDEX messages_by_visibility ON messages (queue_id, visible_at_ms);
+    CREATE INDEX messages_by_expiry ON messages (expires_ms);
+    CREATE INDEX messages_by_group ON messages (queue_id, group_id, seq)
+        WHERE group_id IS NOT NULL;
+    """,
 )
 
 
