@@ -29,8 +29,8 @@ from ekiden.server.http import (
     HttpRequest,
     HttpResponse,
     HttpServer,
-    _HttpConnection,
 )
+from ekiden.server.http_connection import HttpConnection
 
 T = TypeVar("T")
 TIMEOUT_S = 10.0
@@ -589,7 +589,7 @@ def test_reading_pauses_while_too_many_pipelined_requests_wait() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()
         server = HttpServer(gated_handler(gate))
-        conn = _HttpConnection(server)
+        conn = HttpConnection(server)
         transport = FakeTransport()
         conn.connection_made(transport)
         conn.data_received(b"".join(request_bytes("GET", f"/{i}") for i in range(MAX_PIPELINED)))
@@ -614,7 +614,7 @@ def test_answers_wait_while_the_transport_asks_to_pause_writing() -> None:
         gate = asyncio.Event()
         gate.set()
         server = HttpServer(gated_handler(gate))
-        conn = _HttpConnection(server)
+        conn = HttpConnection(server)
         transport = FakeTransport()
         conn.connection_made(transport)
         conn.pause_writing()
