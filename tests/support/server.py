@@ -43,8 +43,17 @@ class EkidenProcess:
         env.update(self.env or {})
         self._log = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ekiden", "serve", "--port", "0",
-             "--data-dir", str(self.data_dir), *self.extra_args],
+            [
+                sys.executable,
+                "-m",
+                "ekiden",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                *self.extra_args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
