@@ -7,8 +7,9 @@ through botocore's ``QueryParser``, into exactly the result we encoded.
 
 The old model is the copy vendored in ``tests/support/query_model`` (or one named by
 ``EKIDEN_BOTOCORE_QUERY_SQS_MODEL``: a botocore 1.29.165 wheel or its
-``sqs/2012-11-05/service-2.json``); without it those cases are skipped. Every oracle test also runs against ekiden's merged model.json with its
-protocol switched to ``query``, which needs nothing but the botocore of the dev venv.
+``sqs/2012-11-05/service-2.json``); without it those cases are skipped. Every oracle
+test also runs against ekiden's merged model.json with its protocol switched to
+``query``, which needs nothing but the botocore of the dev venv.
 """
 
 from __future__ import annotations

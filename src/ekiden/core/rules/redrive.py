@@ -10,8 +10,9 @@ def must_dead_letter(receive_count: int, max_receive_count: int) -> bool:
 
 
 def dead_letter_expiry_ms(
-    *, original_expires_ms: int, now_ms: int, dlq_retention_ms: int, dlq_is_fifo: bool
+    *, sent_ms: int, now_ms: int, dlq_retention_ms: int, dlq_is_fifo: bool
 ) -> int:
-    """Retention in the DLQ: a standard DLQ keeps the original enqueue time, a FIFO DLQ
-    restarts the clock when the message arrives (as SQS documents)."""
-    return now_ms + dlq_retention_ms if dlq_is_fifo else original_expires_ms
+    """When a dead-lettered message expires under the DLQ's retention period. A standard
+    DLQ counts from the original enqueue time (a message that spent a day in its source
+    leaves a 4-day DLQ after 3 more days); a FIFO DLQ restarts the clock on arrival."""
+    return now_ms + dlq_retention_ms if dlq_is_fifo else sent_ms + dlq_retention_ms

@@ -69,28 +69,39 @@ class Claim:
 
     def _claim_standard(self) -> None:
         req = self.req
+        taken: set[int] = set()  # with a zero visibility timeout they are still visible
         while len(self.delivered) < req.max_messages:
-            rows = self.conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? "
-                "AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?",
-                (req.queue_id, req.now_ms, req.max_messages - len(self.delivered)),
-            ).fetchall()
+            wanted = req.max_messages - len(self.delivered)
+            rows = [
+                row
+                for row in self.conn.execute(
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? "
+                    "AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?",
+                    (req.queue_id, req.now_ms, wanted + len(taken)),
+                ).fetchall()
+                if row[0] not in taken
+            ]
             if not rows:
                 return
-            for row in rows:
+            for row in rows[:wanted]:
+                taken.add(row[0])
                 self._take(row)
 
     def _claim_fifo(self) -> None:
         req = self.req
+        # Groups that delivered in this claim; with a zero visibility timeout they are still
+        # available and would otherwise hand out the same messages again.
+        served: set[str] = set()
         while len(self.delivered) < req.max_messages:
-            group = self.conn.execute(
+            groups = self.conn.execute(
                 "SELECT group_id FROM fifo_groups WHERE queue_id = ? AND available_at_ms <= ? "
-                "ORDER BY head_seq LIMIT 1",
-                (req.queue_id, req.now_ms),
-            ).fetchone()
-            if group is None:
+                "ORDER BY head_seq LIMIT ?",
+                (req.queue_id, req.now_ms, len(served) + 1),
+            ).fetchall()
+            group_id = next((g for (g,) in groups if g not in served), None)
+            if group_id is None:
                 return
-            group_id = group[0]
+            delivered_before = len(self.delivered)
             rows = self.conn.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? AND group_id = ? "
                 "ORDER BY seq LIMIT ?",
@@ -101,6 +112,8 @@ class Claim:
                     break
                 self._take(row)
             refresh_group(self.conn, req.queue_id, group_id)
+            if len(self.delivered) > delivered_before:
+                served.add(group_id)
             # The group is now either blocked (a message in flight) or empty, so the next
             # iteration picks another group.
 
@@ -115,7 +128,7 @@ class Claim:
         if (
             dead_letter is not None
             and redrive.must_dead_letter(receive_count, dead_letter.max_receive_count)
-            and self._dead_letter(seq, group_id, dead_letter)
+            and self._dead_letter(seq, row[9], group_id, dead_letter)
         ):
             return
         nonce = new_receipt_nonce() | 1
@@ -147,14 +160,20 @@ class Claim:
             )
         )
 
-    def _dead_letter(self, seq: int, group_id: str | None, target: DeadLetterTarget) -> bool:
+    def _dead_letter(
+        self, seq: int, sent_ms: int, group_id: str | None, target: DeadLetterTarget
+    ) -> bool:
         """Move a message received too often to its DLQ; False when the DLQ is gone (the
         message is then delivered as usual, as SQS does)."""
         exists = self.conn.execute("SELECT 1 FROM queues WHERE id = ?", (target.queue_id,))
         if exists.fetchone() is None:
             return False
-        # Standard DLQs keep the original enqueue time for retention; FIFO ones reset it.
-        expires = self.req.now_ms + target.retention_ms if target.is_fifo else None
+        expires = redrive.dead_letter_expiry_ms(
+            sent_ms=sent_ms,
+            now_ms=self.req.now_ms,
+            dlq_retention_ms=target.retention_ms,
+            dlq_is_fifo=target.is_fifo,
+        )
         move_message(
             self.conn,
             seq,

@@ -1,0 +1,200 @@
+"""Identifiers: receipt handles, sequence numbers, ARNs and queue URLs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from ekiden.core.ids import (
+    ParsedArn,
+    ReceiptRef,
+    decode_receipt_handle,
+    format_sequence_number,
+    new_message_id,
+    new_receipt_nonce,
+    parse_sqs_arn,
+    queue_arn,
+    queue_name_from_url,
+)
+
+U64_MAX = 2**64 - 1
+
+# --- message ids and nonces --------------------------------------------------------------
+
+
+def test_a_message_id_is_a_fresh_uuid() -> None:
+    first, second = new_message_id(), new_message_id()
+    assert str(uuid.UUID(first)) == first
+    assert first != second
+
+
+def test_a_receipt_nonce_fits_in_63_bits() -> None:
+    for _ in range(100):
+        assert 0 <= new_receipt_nonce() < 2**63
+
+
+# --- receipt handles ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        ReceiptRef(0, 0, 0),
+        ReceiptRef(1, 2, 3),
+        ReceiptRef(7, 123_456_789, 2**63 - 1),
+        ReceiptRef(U64_MAX, U64_MAX, U64_MAX),
+        ReceiptRef(2**32, 2**40 + 5, 0xDEADBEEF),
+    ],
+)
+def test_a_receipt_handle_decodes_to_the_delivery_it_was_made_from(ref: ReceiptRef) -> None:
+    assert decode_receipt_handle(ref.encode()) == ref
+
+
+def test_receipt_handles_round_trip_for_random_deliveries() -> None:
+    for _ in range(200):
+        ref = ReceiptRef(new_receipt_nonce(), new_receipt_nonce(), new_receipt_nonce())
+        assert decode_receipt_handle(ref.encode()) == ref
+
+
+def test_a_receipt_handle_is_url_safe_text_with_a_version_prefix() -> None:
+    handle = ReceiptRef(U64_MAX, 1, 2).encode()
+    assert handle.startswith("ek1")
+    assert re.fullmatch(r"ek1[A-Za-z0-9_-]{32}", handle)
+
+
+def test_deliveries_that_differ_only_in_nonce_have_different_handles() -> None:
+    assert ReceiptRef(1, 2, 3).encode() != ReceiptRef(1, 2, 4).encode()
+
+
+VALID = ReceiptRef(5, 6, 7).encode()
+
+
+@pytest.mark.parametrize(
+    "handle",
+    [
+        "",
+        "ek1",
+        VALID[:-1],  # truncated
+        VALID[:20],
+        VALID + "A",  # too long
+        VALID + "==",
+        "ek2" + VALID[3:],  # other version
+        "EK1" + VALID[3:],
+        VALID[3:],  # prefix missing
+        "ek1" + "!" * 32,  # not base64
+        "ek1" + "\u00e9" * 32,  # not ASCII
+        "ek1" + "A" * 30 + "==",  # padding where data belongs
+        "ek1" + " " * 32,
+        "AQEBzWwaftRI0KuVm4tP+/7q1rGgNqicHq/Ao1eDcdK2p8q0U5xd3NahdAk9",  # an AWS handle
+        "not a receipt handle",
+    ],
+)
+def test_a_handle_ekiden_never_issued_decodes_to_none(handle: str) -> None:
+    assert decode_receipt_handle(handle) is None
+
+
+# --- sequence numbers --------------------------------------------------------------------
+
+
+def test_a_sequence_number_is_twenty_digits() -> None:
+    assert format_sequence_number(0) == "0" * 20
+    assert format_sequence_number(42) == "0" * 18 + "42"
+    assert format_sequence_number(U64_MAX) == str(U64_MAX)
+    assert len(str(U64_MAX)) == 20
+
+
+def test_sequence_numbers_sort_as_strings_in_numeric_order() -> None:
+    seqs = [0, 1, 9, 10, 99, 100, 12345, 10**18, 2**63 - 1, 2**63, U64_MAX]
+    formatted = [format_sequence_number(seq) for seq in seqs]
+    assert sorted(formatted) == formatted
+    assert len(set(formatted)) == len(formatted)
+
+
+def test_a_larger_sequence_number_is_a_larger_string() -> None:
+    for seq in (0, 9, 99, 999_999, 10**19 - 1):
+        assert format_sequence_number(seq) < format_sequence_number(seq + 1)
+
+
+# --- ARNs --------------------------------------------------------------------------------
+
+
+def test_a_queue_arn_names_region_account_and_queue() -> None:
+    assert queue_arn("us-east-1", "000000000000", "q") == "arn:aws:sqs:us-east-1:000000000000:q"
+
+
+def test_a_queue_arn_parses_back_into_its_parts() -> None:
+    arn = queue_arn("eu-west-1", "123456789012", "orders.fifo")
+    assert parse_sqs_arn(arn) == ParsedArn("eu-west-1", "123456789012", "orders.fifo")
+
+
+def test_an_arn_of_another_partition_parses() -> None:
+    assert parse_sqs_arn("arn:aws-cn:sqs:cn-north-1:123456789012:q") == ParsedArn(
+        "cn-north-1", "123456789012", "q"
+    )
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "",
+        "q",
+        "arn:aws:sns:us-east-1:000000000000:q",
+        "arn:aws:SQS:us-east-1:000000000000:q",
+        "arn::sqs:us-east-1:000000000000:q",
+        "arn:aws:sqs:us-east-1:000000000000",
+        "arn:aws:sqs:us-east-1:000000000000:q:extra",
+        "ARN:aws:sqs:us-east-1:000000000000:q",
+        "urn:aws:sqs:us-east-1:000000000000:q",
+        "http://localhost:9324/000000000000/q",
+    ],
+)
+def test_anything_but_an_sqs_arn_parses_to_none(arn: str) -> None:
+    assert parse_sqs_arn(arn) is None
+
+
+# --- queue URLs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("http://localhost:9324/000000000000/q", "q"),
+        ("http://localhost/000000000000/q", "q"),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/q", "q"),
+        ("https://sqs.us-east-1.amazonaws.com:443/123456789012/q", "q"),
+        ("http://127.0.0.1:4566/000000000000/orders.fifo", "orders.fifo"),
+        ("http://[::1]:9324/000000000000/q", "q"),
+        ("http://localhost:9324/000000000000/q/", "q"),
+        ("http://localhost:9324/000000000000/q?Action=SendMessage", "q"),
+        ("/000000000000/q", "q"),
+        ("000000000000/q", "q"),
+        ("/000000000000/q/", "q"),
+        ("https://queue.amazonaws.com/123456789012/q", "q"),  # legacy global endpoint
+        ("https://us-east-1.queue.amazonaws.com/123456789012/q", "q"),  # legacy regional
+        ("http://localhost:9324/queue/q", "q"),  # ElasticMQ-style legacy form
+        ("http://localhost:4566/queue/us-east-1/000000000000/q", "q"),
+    ],
+)
+def test_the_queue_name_is_the_last_path_segment_of_any_url_form(url: str, name: str) -> None:
+    assert queue_name_from_url(url) == name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "/",
+        "q",
+        "/q",
+        "http://localhost:9324",
+        "http://localhost:9324/",
+        "http://localhost:9324/q",
+        "http://localhost:9324/000000000000/",
+        "https://sqs.us-east-1.amazonaws.com",
+        "http://localhost:9324/?Action=ListQueues",
+    ],
+)
+def test_a_url_without_an_account_and_name_has_no_queue_name(url: str) -> None:
+    assert queue_name_from_url(url) is None
