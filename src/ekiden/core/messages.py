@@ -23,9 +23,10 @@ from ekiden.core.errors import InvalidMessageContents, InvalidParameterValue, Mi
 
 # Characters SQS accepts in bodies and string attribute values (the XML 1.0 Char set).
 _INVALID_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-.]+$")
-_DATA_TYPE = re.compile(r"^(String|Number|Binary)(\..*)?$")
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-.]+\Z")  # \Z: "$" would allow a final newline
+_DATA_TYPE = re.compile(r"^(String|Number|Binary)(\..*)?\Z")
 _LENGTH = struct.Struct(">I")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
 
 SYSTEM_ATTRIBUTE_NAMES = frozenset({"AWSTraceHeader"})
 
@@ -157,15 +158,19 @@ def _check_attribute_value(name: str, value: AttributeValue, kind: str) -> None:
 
 def _is_sqs_number(text: str) -> bool:
     """SQS numbers: up to 38 significant digits, magnitude within 10^-128..10^+126."""
-    try:
-        number = Decimal(text.strip())
-    except InvalidOperation:
+    # Plain ASCII decimal syntax only: Decimal() alone would also take "1_000", "NaN"
+    # and non-ASCII digits.
+    if not _NUMBER_TEXT.match(text):
         return False
-    if not number.is_finite():
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
         return False
     if number == 0:
         return True
-    digits = number.normalize().as_tuple().digits
+    # Count significant digits from the exact coefficient (normalize() would round it
+    # to the context's 28 digits first).
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
     if len(digits) > limits.MAX_NUMBER_DIGITS:
         return False
     exponent = number.adjusted()

@@ -15,7 +15,8 @@ from ekiden.core import limits
 from ekiden.core.errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 from ekiden.core.ids import parse_sqs_arn
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # \Z: "$" would allow a final newline
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,12}")
 
 STANDARD_ATTRIBUTES = frozenset(
     {
@@ -175,11 +176,12 @@ def parse_redrive_policy(text: str) -> RedrivePolicy:
         f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to 1000 both "
         "inclusive.",
     )
-    try:
-        max_count = int(str(count))
-    except ValueError:
-        raise bad_count from None
-    if isinstance(count, bool) or not (
+    if isinstance(count, bool) or not isinstance(count, int | str):
+        raise bad_count
+    if isinstance(count, str) and _INTEGER_TEXT.fullmatch(count) is None:
+        raise bad_count
+    max_count = int(count)
+    if not (
         limits.MIN_MAX_RECEIVE_COUNT <= max_count <= limits.MAX_MAX_RECEIVE_COUNT
     ):
         raise bad_count
@@ -269,24 +271,27 @@ def normalize_attributes(
     return result
 
 
+def _bad_value(name: str) -> InvalidAttributeValue:
+    # SQS gives no reason for a malformed or out-of-range simple attribute (AWS capture:
+    # "Invalid value for the parameter VisibilityTimeout.").
+    return InvalidAttributeValue(f"Invalid value for the parameter {name}.")
+
+
 def _normalize_one(name: str, value: str) -> str:
     if name in _INT_RANGES:
         low, high = _INT_RANGES[name]
-        try:
-            number = int(value)
-        except ValueError:
-            raise _invalid(name, f"Value must be an integer between {low} and {high}.") from None
-        if not low <= number <= high:
-            raise _invalid(name, f"Value must be between {low} and {high}.")
-        return str(number)
+        # Not int(value) alone: that also takes " 7", "7_0" and non-ASCII digits.
+        if _INTEGER_TEXT.fullmatch(value) is None or not low <= int(value) <= high:
+            raise _bad_value(name)
+        return str(int(value))
     if name in _BOOLEAN_ATTRIBUTES:
         lowered = value.lower()
         if lowered not in ("true", "false"):
-            raise _invalid(name, "Value must be true or false.")
+            raise _bad_value(name)
         return lowered
     if name in _CHOICES:
         if value not in _CHOICES[name]:
-            raise _invalid(name, f"Value must be one of {', '.join(_CHOICES[name])}.")
+            raise _bad_value(name)
         return value
     if value == "":
         return ""
@@ -298,9 +303,9 @@ def _normalize_one(name: str, value: str) -> str:
         try:
             policy = json.loads(value)
         except ValueError:
-            raise _invalid("Policy", "Invalid JSON.") from None
+            raise _bad_value("Policy") from None
         if not isinstance(policy, dict):
-            raise _invalid("Policy", "Policy must be a JSON object.")
+            raise _bad_value("Policy")
         return value
     return value
 
