@@ -224,16 +224,27 @@ def snapshot(raw: RawSqs, url: str) -> QueueState:
 
 
 def queue_names(raw: RawSqs, prefix: str) -> list[str]:
-    """Names of the queues whose name starts with ``prefix``."""
-    answer = raw.json("ListQueues", {"QueueNamePrefix": prefix})
-    assert answer.status == 200, answer.body
-    return [url.rsplit("/", 1)[1] for url in answer.json().get("QueueUrls", [])]
+    """Names of all the queues whose name starts with ``prefix`` (every page)."""
+    names: list[str] = []
+    params: dict[str, Any] = {"QueueNamePrefix": prefix, "MaxResults": 1000}
+    while True:
+        answer = raw.json("ListQueues", params)
+        assert answer.status == 200, answer.body
+        page = answer.json()
+        names += [url.rsplit("/", 1)[1] for url in page.get("QueueUrls", [])]
+        if not page.get("NextToken"):
+            return names
+        params["NextToken"] = page["NextToken"]
 
 
-def create_queue(raw: RawSqs, name: str, **attributes: str) -> str:
+def create_queue(
+    raw: RawSqs, name: str, tags: Mapping[str, str] | None = None, **attributes: str
+) -> str:
     params: dict[str, Any] = {"QueueName": name}
     if attributes:
         params["Attributes"] = attributes
+    if tags:
+        params["tags"] = dict(tags)
     answer = raw.json("CreateQueue", params)
     assert answer.status == 200, answer.body
     url: str = answer.json()["QueueUrl"]

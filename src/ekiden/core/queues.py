@@ -181,9 +181,7 @@ def parse_redrive_policy(text: str) -> RedrivePolicy:
     if isinstance(count, str) and _INTEGER_TEXT.fullmatch(count) is None:
         raise bad_count
     max_count = int(count)
-    if not (
-        limits.MIN_MAX_RECEIVE_COUNT <= max_count <= limits.MAX_MAX_RECEIVE_COUNT
-    ):
+    if not (limits.MIN_MAX_RECEIVE_COUNT <= max_count <= limits.MAX_MAX_RECEIVE_COUNT):
         raise bad_count
     return RedrivePolicy(arn, max_count)
 

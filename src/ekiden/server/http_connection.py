@@ -416,6 +416,9 @@ class HttpConnection(asyncio.Protocol):
 
     def _reject(self, status: int, message: str) -> None:
         """Answer ``status`` after any earlier answers, then close with a lingering close."""
+        self._server._log.info(
+            "rejected a request from %s: %d %s", self._client_host or "?", status, message
+        )
         self._no_more = True
         self._linger = True
         self._in_head = False

@@ -2,7 +2,8 @@
 
 Batch calls validate each entry on its own: an entry that is wrong becomes that entry's
 failure (an ``EkidenError`` in the result list), the others go on. Errors that concern the
-whole request (empty batch, too many entries, duplicate ids, total size) are raised.
+whole request (empty batch, too many entries, duplicate ids, total size, and on FIFO
+queues an entry that lacks its FIFO parameters) are raised.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ekiden.core.messages import (
     md5_of_body,
     select_attributes,
 )
+from ekiden.core.queues import QueueSettings
 from ekiden.core.rules import dedup
 from ekiden.core.services.queues import Queue, QueueService
 from ekiden.core.services.waiters import QueueWaiters
@@ -50,8 +52,8 @@ from ekiden.core.storage import (
     VisibilityOutcome,
 )
 
-_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_DEDUP_ID = re.compile(r"^[!-~]{1,128}$")  # alphanumerics and punctuation, no spaces
+_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # \Z: "$" would allow a final newline
+_DEDUP_ID = re.compile(r"^[!-~]{1,128}\Z")  # alphanumerics and punctuation, no spaces
 
 SYSTEM_ATTRIBUTE_NAMES = frozenset(
     {
@@ -121,10 +123,23 @@ class MessageService:
     # --- send ------------------------------------------------------------------------
 
     async def send(
-        self, queue_name: str, entries: Sequence[SendEntry], sender_id: str
+        self,
+        queue_name: str,
+        entries: Sequence[SendEntry],
+        sender_id: str,
+        *,
+        batch: bool = False,
     ) -> list[SendResult | EkidenError]:
-        """Send one or more messages; one result (or per-entry error) per entry, in order."""
+        """Send one or more messages; one result (or per-entry error) per entry, in order.
+
+        On a FIFO queue an entry without its group id or deduplication id, or with a
+        per-message delay, fails the whole request (``batch``: it came from
+        SendMessageBatch), as in SQS.
+        """
         queue = await self.queues.get(queue_name)
+        if queue.settings.is_fifo:
+            for entry in entries:
+                _check_fifo_entry(queue.settings, entry, batch=batch)
         results: list[SendResult | EkidenError | None] = []
         prepared: list[NewMessage] = []
         slots: list[int] = []
@@ -164,12 +179,7 @@ class MessageService:
             )
         settings = queue.settings
         delay = settings.delay_s
-        if entry.delay_s is not None:
-            if settings.is_fifo:
-                raise InvalidParameterValue(
-                    f"Value {entry.delay_s} for parameter DelaySeconds is invalid. Reason: The "
-                    "request include parameter that is not valid for this queue type."
-                )
+        if entry.delay_s is not None and not settings.is_fifo:
             if not limits.MIN_DELAY_S <= entry.delay_s <= limits.MAX_DELAY_S:
                 raise InvalidParameterValue(
                     f"Value {entry.delay_s} for parameter DelaySeconds is invalid. Reason: "
@@ -182,14 +192,8 @@ class MessageService:
         if group_id is not None:
             _check_token("MessageGroupId", group_id)
         if settings.is_fifo:
-            if group_id is None:
-                raise MissingParameter("The request must contain the parameter MessageGroupId.")
-            if dedup_id is None:
-                if not settings.content_based_dedup:
-                    raise InvalidParameterValue(
-                        "The queue should either have ContentBasedDeduplication enabled or "
-                        "MessageDeduplicationId provided explicitly"
-                    )
+            assert group_id is not None  # _check_fifo_entry ran first
+            if dedup_id is None:  # ContentBasedDeduplication is on (_check_fifo_entry)
                 dedup_id = content_dedup_id(entry.body)
             else:
                 _check_token("MessageDeduplicationId", dedup_id)
@@ -332,7 +336,7 @@ class MessageService:
         for handle in receipt_handles:
             ref = decode_receipt_handle(handle)
             if ref is None or ref.queue_id != queue.queue_id:
-                results.append(_invalid_handle(handle))
+                results.append(_invalid_handle(handle, ref is not None))
             else:
                 results.append(None)
                 refs.append(ref)
@@ -352,7 +356,7 @@ class MessageService:
         for handle, visibility_s in changes:
             ref = decode_receipt_handle(handle)
             if ref is None or ref.queue_id != queue.queue_id:
-                results.append(_invalid_handle(handle))
+                results.append(_invalid_handle(handle, ref is not None))
                 continue
             if (
                 not limits.MIN_VISIBILITY_TIMEOUT_S
@@ -417,7 +421,12 @@ def check_batch(ids: Sequence[str], entry_shape: str = "entry") -> None:
 
 
 def check_batch_size(entries: Sequence[SendEntry]) -> None:
-    total = sum(len(e.body.encode("utf-8")) + attributes_size(e.attributes) for e in entries)
+    # surrogatepass: a body may still hold a lone surrogate here (JSON "\ud800"); the
+    # entry itself is rejected later, as InvalidMessageContents.
+    total = sum(
+        len(e.body.encode("utf-8", "surrogatepass")) + attributes_size(e.attributes)
+        for e in entries
+    )
     if total > limits.MAX_MESSAGE_BYTES:
         raise BatchRequestTooLong(
             f"Batch requests cannot be longer than {limits.MAX_MESSAGE_BYTES} bytes. You have "
@@ -452,6 +461,26 @@ def _check_receive_options(options: ReceiveOptions) -> None:
         _check_token("ReceiveRequestAttemptId", options.attempt_id)
 
 
+def _check_fifo_entry(settings: QueueSettings, entry: SendEntry, *, batch: bool) -> None:
+    """Raise unless a FIFO entry has a group id and a deduplication id (or the queue derives
+    one from the body) and no per-message delay. An explicit ``DelaySeconds=0`` is accepted
+    and the queue's delay still applies. SQS calls a missing group id MissingParameter in
+    SendMessage but InvalidParameterValue in SendMessageBatch."""
+    if entry.delay_s:
+        raise InvalidParameterValue(
+            f"Value {entry.delay_s} for parameter DelaySeconds is invalid. Reason: The "
+            "request include parameter that is not valid for this queue type."
+        )
+    if entry.group_id is None:
+        missing = InvalidParameterValue if batch else MissingParameter
+        raise missing("The request must contain the parameter MessageGroupId.")
+    if entry.dedup_id is None and not settings.content_based_dedup:
+        raise InvalidParameterValue(
+            "The queue should either have ContentBasedDeduplication enabled or "
+            "MessageDeduplicationId provided explicitly"
+        )
+
+
 def _check_token(parameter: str, value: str) -> None:
     if not _DEDUP_ID.match(value):
         raise InvalidParameterValue(
@@ -460,7 +489,9 @@ def _check_token(parameter: str, value: str) -> None:
         )
 
 
-def _invalid_handle(handle: str) -> ReceiptHandleIsInvalid:
+def _invalid_handle(handle: str, other_queue: bool = False) -> ReceiptHandleIsInvalid:
+    if other_queue:  # a real handle, but of another queue (SQS's wording)
+        return ReceiptHandleIsInvalid(f'The receipt handle "{handle}" is not valid for this queue.')
     return ReceiptHandleIsInvalid(
         f'The input receipt handle "{handle}" is not a valid receipt handle.'
     )

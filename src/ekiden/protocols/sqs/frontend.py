@@ -153,16 +153,20 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)  # NaN and Infinity are not JSON
 
 
-def _surrogates_only_in_bodies(value: Any, key: str = "") -> bool:
-    if isinstance(value, str):
-        return key == "MessageBody" or _SURROGATE.search(value) is None
-    if isinstance(value, dict):
-        return all(
-            _SURROGATE.search(k) is None and _surrogates_only_in_bodies(v, k)
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return all(_surrogates_only_in_bodies(item) for item in value)
+def _surrogates_only_in_bodies(data: Any) -> bool:
+    pending: list[tuple[str, Any]] = [("", data)]  # iterative: data may nest deeply
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, str):
+            if key != "MessageBody" and _SURROGATE.search(value) is not None:
+                return False
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if _SURROGATE.search(name) is not None:
+                    return False
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend(("", item) for item in value)
     return True
 
 

@@ -209,7 +209,7 @@ async def send_message_batch(
     check_batch([entry.id for entry in r.entries], "SendMessageBatchRequestEntry")
     entries = [_send_entry(entry) for entry in r.entries]
     check_batch_size(entries)
-    outcomes = await b.messages.send(name, entries, ctx.sender_id)
+    outcomes = await b.messages.send(name, entries, ctx.sender_id, batch=True)
     successful, failed = [], []
     for entry, outcome in zip(r.entries, outcomes, strict=True):
         if isinstance(outcome, EkidenError):

@@ -114,7 +114,7 @@ class Claim:
             refresh_group(self.conn, req.queue_id, group_id)
             if len(self.delivered) > delivered_before:
                 served.add(group_id)
-            # The group is now either blocked (a message in flight) or empty, so the next
+            # The group is now blocked (a message in flight), empty, or served, so the next
             # iteration picks another group.
 
     def _take(self, row: tuple[Any, ...]) -> None:
