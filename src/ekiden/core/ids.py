@@ -1,22 +1,26 @@
 """Identifiers: message ids, receipt handles, sequence numbers, ARNs and queue URLs.
 
 Receipt handles are opaque to clients but carry what the store needs to find the
-delivery they name: the queue, the message row and the per-delivery nonce. A handle whose
-nonce no longer matches names an earlier delivery (stale); one that does not decode at
-all was never issued by ekiden (forged).
+delivery they name: the queue, the message row and the per-delivery nonce, sealed with an
+HMAC. A handle whose nonce no longer matches names an earlier delivery (stale); one whose
+seal does not verify was never issued by ekiden (forged).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
 import struct
 import uuid
 from dataclasses import dataclass
 
-_HANDLE_PREFIX = "ek1"
+_HANDLE_PREFIX = "ek2"
 _HANDLE_STRUCT = struct.Struct(">QQQ")
+_MAC_BYTES = 12
+_HANDLE_CHARS = len(_HANDLE_PREFIX) + 4 * (_HANDLE_STRUCT.size + _MAC_BYTES) // 3
 
 
 def new_message_id() -> str:
@@ -37,23 +41,42 @@ class ReceiptRef:
     seq: int
     nonce: int
 
-    def encode(self) -> str:
-        raw = _HANDLE_STRUCT.pack(self.queue_id, self.seq, self.nonce)
-        return _HANDLE_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
+class ReceiptCodec:
+    """Turns deliveries into opaque receipt handles and back.
 
-def decode_receipt_handle(handle: str) -> ReceiptRef | None:
-    """The delivery a handle names, or ``None`` when ekiden never issued such a handle."""
-    if not handle.startswith(_HANDLE_PREFIX) or len(handle) != len(_HANDLE_PREFIX) + 32:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(handle[len(_HANDLE_PREFIX) :] + "==")
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != _HANDLE_STRUCT.size:
-        return None
-    queue_id, seq, nonce = _HANDLE_STRUCT.unpack(raw)
-    return ReceiptRef(queue_id, seq, nonce)
+    A handle carries the queue, the message row and the delivery nonce, sealed with an
+    HMAC under the broker's secret key. So a handle ekiden never issued (forged, mangled,
+    or from another broker) is told apart from a genuine but stale one: the first is
+    ``ReceiptHandleIsInvalid``, the second an expected outcome (SQS lets a delete with an
+    old handle succeed).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the receipt key must have at least 16 bytes")
+        self._key = key
+
+    def _mac(self, raw: bytes) -> bytes:
+        return hmac.new(self._key, raw, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def encode(self, ref: ReceiptRef) -> str:
+        raw = _HANDLE_STRUCT.pack(ref.queue_id, ref.seq, ref.nonce)
+        return _HANDLE_PREFIX + base64.urlsafe_b64encode(raw + self._mac(raw)).decode("ascii")
+
+    def decode(self, handle: str) -> ReceiptRef | None:
+        """The delivery a handle names, or ``None`` when ekiden never issued it."""
+        if len(handle) != _HANDLE_CHARS or not handle.startswith(_HANDLE_PREFIX):
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(handle[len(_HANDLE_PREFIX) :].encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            return None
+        raw, mac = sealed[: _HANDLE_STRUCT.size], sealed[_HANDLE_STRUCT.size :]
+        if len(raw) != _HANDLE_STRUCT.size or not hmac.compare_digest(mac, self._mac(raw)):
+            return None
+        queue_id, seq, nonce = _HANDLE_STRUCT.unpack(raw)
+        return ReceiptRef(queue_id, seq, nonce)
 
 
 def format_sequence_number(seq: int) -> str:

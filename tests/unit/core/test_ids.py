@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 
@@ -9,8 +10,8 @@ import pytest
 
 from ekiden.core.ids import (
     ParsedArn,
+    ReceiptCodec,
     ReceiptRef,
-    decode_receipt_handle,
     format_sequence_number,
     new_message_id,
     new_receipt_nonce,
@@ -37,6 +38,9 @@ def test_a_receipt_nonce_fits_in_63_bits() -> None:
 
 # --- receipt handles ---------------------------------------------------------------------
 
+KEY = bytes(range(32))
+CODEC = ReceiptCodec(KEY)
+
 
 @pytest.mark.parametrize(
     "ref",
@@ -49,50 +53,67 @@ def test_a_receipt_nonce_fits_in_63_bits() -> None:
     ],
 )
 def test_a_receipt_handle_decodes_to_the_delivery_it_was_made_from(ref: ReceiptRef) -> None:
-    assert decode_receipt_handle(ref.encode()) == ref
+    assert CODEC.decode(CODEC.encode(ref)) == ref
 
 
 def test_receipt_handles_round_trip_for_random_deliveries() -> None:
     for _ in range(200):
         ref = ReceiptRef(new_receipt_nonce(), new_receipt_nonce(), new_receipt_nonce())
-        assert decode_receipt_handle(ref.encode()) == ref
+        assert CODEC.decode(CODEC.encode(ref)) == ref
 
 
 def test_a_receipt_handle_is_url_safe_text_with_a_version_prefix() -> None:
-    handle = ReceiptRef(U64_MAX, 1, 2).encode()
-    assert handle.startswith("ek1")
-    assert re.fullmatch(r"ek1[A-Za-z0-9_-]{32}", handle)
+    handle = CODEC.encode(ReceiptRef(U64_MAX, 1, 2))
+    assert re.fullmatch(r"ek2[A-Za-z0-9_-]{48}", handle)
 
 
 def test_deliveries_that_differ_only_in_nonce_have_different_handles() -> None:
-    assert ReceiptRef(1, 2, 3).encode() != ReceiptRef(1, 2, 4).encode()
+    assert CODEC.encode(ReceiptRef(1, 2, 3)) != CODEC.encode(ReceiptRef(1, 2, 4))
 
 
-VALID = ReceiptRef(5, 6, 7).encode()
+def test_a_handle_sealed_under_another_key_is_not_accepted() -> None:
+    other = ReceiptCodec(bytes(32))
+    assert CODEC.decode(other.encode(ReceiptRef(1, 2, 3))) is None
+
+
+def test_a_handle_with_a_changed_delivery_but_the_old_seal_is_not_accepted() -> None:
+    handle = CODEC.encode(ReceiptRef(1, 2, 3))
+    raw = base64.urlsafe_b64decode(handle[3:])
+    forged = raw[:23] + bytes([raw[23] ^ 1]) + raw[24:]  # nonce 3 -> 2, seal kept
+    assert CODEC.decode("ek2" + base64.urlsafe_b64encode(forged).decode()) is None
+
+
+def test_a_receipt_key_shorter_than_16_bytes_is_refused() -> None:
+    with pytest.raises(ValueError):
+        ReceiptCodec(b"short")
+
+
+VALID = CODEC.encode(ReceiptRef(5, 6, 7))
 
 
 @pytest.mark.parametrize(
     "handle",
     [
         "",
-        "ek1",
+        "ek2",
         VALID[:-1],  # truncated
         VALID[:20],
         VALID + "A",  # too long
         VALID + "==",
-        "ek2" + VALID[3:],  # other version
-        "EK1" + VALID[3:],
+        "ek1" + VALID[3:],  # other version
+        "EK2" + VALID[3:],
         VALID[3:],  # prefix missing
-        "ek1" + "!" * 32,  # not base64
-        "ek1" + "\u00e9" * 32,  # not ASCII
-        "ek1" + "A" * 30 + "==",  # padding where data belongs
-        "ek1" + " " * 32,
+        "ek2" + "!" * 48,  # not base64
+        "ek2" + "\u00e9" * 48,  # not ASCII
+        "ek2" + "A" * 46 + "==",  # padding where data belongs
+        "ek2" + " " * 48,
+        "ek2" + "A" * 48,  # well formed, but not sealed by this broker
         "AQEBzWwaftRI0KuVm4tP+/7q1rGgNqicHq/Ao1eDcdK2p8q0U5xd3NahdAk9",  # an AWS handle
         "not a receipt handle",
     ],
 )
 def test_a_handle_ekiden_never_issued_decodes_to_none(handle: str) -> None:
-    assert decode_receipt_handle(handle) is None
+    assert CODEC.decode(handle) is None
 
 
 # --- sequence numbers --------------------------------------------------------------------

@@ -44,6 +44,7 @@ class Broker:
     async def start(self, declared: Sequence[DeclaredQueue] = ()) -> None:
         """Load queues, create declared ones (idempotently), resume move tasks."""
         await self.queues.load()
+        self.messages.use_receipt_key(await self.store.receipt_key())
         # Declared queues may point at each other (RedrivePolicy): create DLQ-less ones first.
         ordered = sorted(declared, key=lambda q: "RedrivePolicy" in q.attributes)
         for queue in ordered:

@@ -27,7 +27,7 @@ from ekiden.core.errors import (
     ReceiptHandleIsInvalid,
     TooManyEntriesInBatchRequest,
 )
-from ekiden.core.ids import decode_receipt_handle, new_message_id
+from ekiden.core.ids import ReceiptCodec, new_message_id
 from ekiden.core.messages import (
     AttributeValue,
     attributes_size,
@@ -119,6 +119,17 @@ class MessageService:
         self.clock = clock
         self.queues = queues
         self.waiters = waiters
+        self._receipts: ReceiptCodec | None = None
+
+    def use_receipt_key(self, key: bytes) -> None:
+        """Seal receipt handles with ``key`` (the store's; stable across restarts)."""
+        self._receipts = ReceiptCodec(key)
+
+    @property
+    def receipts(self) -> ReceiptCodec:
+        if self._receipts is None:
+            raise RuntimeError("MessageService used before the broker was started")
+        return self._receipts
 
     # --- send ------------------------------------------------------------------------
 
@@ -315,7 +326,7 @@ class MessageService:
             digest = md5_of_attributes(selected)
         return ReceivedMessage(
             message_id=message.message_id,
-            receipt_handle=message.receipt.encode(),
+            receipt_handle=self.receipts.encode(message.receipt),
             body=message.body,
             md5_of_body=message.md5_of_body,
             attributes=system,
@@ -334,7 +345,7 @@ class MessageService:
         results: list[EkidenError | None] = []
         refs = []
         for handle in receipt_handles:
-            ref = decode_receipt_handle(handle)
+            ref = self.receipts.decode(handle)
             if ref is None or ref.queue_id != queue.queue_id:
                 results.append(_invalid_handle(handle, ref is not None))
             else:
@@ -354,7 +365,7 @@ class MessageService:
         valid: list[VisibilityChange] = []
         slots: list[int] = []
         for handle, visibility_s in changes:
-            ref = decode_receipt_handle(handle)
+            ref = self.receipts.decode(handle)
             if ref is None or ref.queue_id != queue.queue_id:
                 results.append(_invalid_handle(handle, ref is not None))
                 continue
@@ -379,8 +390,9 @@ class MessageService:
             )
             for slot, change, outcome in zip(slots, valid, outcomes, strict=True):
                 if outcome == VisibilityOutcome.NOT_FOUND:
+                    handle = changes[slot][0]
                     results[slot] = InvalidParameterValue(
-                        f"Value {change.receipt.encode()} for parameter ReceiptHandle is "
+                        f"Value {handle} for parameter ReceiptHandle is "
                         "invalid. Reason: Message does not exist or is not available for "
                         "visibility timeout change."
                     )

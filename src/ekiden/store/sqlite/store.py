@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,6 +106,18 @@ class SqliteStore:
 
     async def _run(self, work: Any, *args: Any) -> Any:
         return await self._writer.submit(lambda conn: work(conn, *args))
+
+    async def receipt_key(self) -> bytes:
+        def work(conn: sqlite3.Connection) -> bytes:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'receipt_key'").fetchone()
+            if row is not None:
+                return bytes(row[0])
+            key = secrets.token_bytes(32)
+            conn.execute("INSERT INTO meta VALUES ('receipt_key', ?)", (key,))
+            return key
+
+        result: bytes = await self._writer.submit(work)
+        return result
 
     async def close(self) -> None:
         await self._writer.close()
