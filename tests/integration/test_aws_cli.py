@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.support.server import EkidenProcess
 from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
 

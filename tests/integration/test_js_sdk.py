@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.support.server import EkidenProcess
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.support.server import EkidenProcess
 
 ROOT = Path(__file__).resolve().parents[2]
