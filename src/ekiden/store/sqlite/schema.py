@@ -136,7 +136,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_by_group ON messages (queue_id, group_id, seq)
         WHERE group_id IS NOT NULL;
     """,
-    # 2: broker-wide values, such as the key receipt handles are sealed with.
+    # 3: broker-wide values, such as the key receipt handles are sealed with.
     """
     CREATE TABLE meta (
         name  TEXT PRIMARY KEY,
