@@ -22,6 +22,7 @@ from ekiden.core.storage import (
     ClaimRequest,
     ClaimResult,
     DeadLetterTarget,
+    DeleteOutcome,
     DeliveredMessage,
     EnqueueOutcome,
     MoveTaskRecord,
@@ -139,9 +140,11 @@ class Harness:
         return [m.body for m in await self.receive(queue, **options)]
 
     async def delete(self, queue: QueueRecord, messages: Sequence[DeliveredMessage]) -> list[bool]:
-        return await self.store.delete_messages(
+        """Whether each delivery was deleted by this call."""
+        outcomes = await self.store.delete_messages(
             queue.queue_id, [m.receipt for m in messages], self.now
         )
+        return [outcome == DeleteOutcome.DELETED for outcome in outcomes]
 
     async def change_visibility(
         self, queue: QueueRecord, message: DeliveredMessage, visibility_s: int
@@ -351,7 +354,9 @@ def test_a_receipt_of_one_queue_deletes_nothing_in_another(store_factory: StoreO
         other = await h.queue("other")
         await h.send(one, "a")
         (message,) = await h.receive(one)
-        assert await h.store.delete_messages(other.queue_id, [message.receipt], h.now) == [False]
+        assert await h.store.delete_messages(other.queue_id, [message.receipt], h.now) == [
+            DeleteOutcome.GONE
+        ]
         assert await h.counts(one) == QueueCounts(0, 1, 0)
 
     run(store_factory, scenario)
@@ -626,6 +631,41 @@ def test_a_fifo_group_stays_blocked_until_every_in_flight_message_of_it_is_delet
         m1, _m2 = await h.receive(queue, max_messages=2)
         await h.delete(queue, [m1])
         assert await h.receive(queue) == [], "m2 is still in flight"
+
+    run(store_factory, scenario)
+
+
+def test_a_fifo_receipt_expires_with_its_delivery_and_deletes_nothing(
+    store_factory: StoreOpener,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q.fifo", fifo=True)
+        await h.send_group(queue, "g", "m1")
+        (first,) = await h.receive(queue, visibility_s=10)
+        h.advance(s=10)
+        outcomes = await h.store.delete_messages(queue.queue_id, [first.receipt], h.now)
+        assert outcomes == [DeleteOutcome.EXPIRED]
+        (again,) = await h.receive(queue, visibility_s=10)
+        assert again.body == "m1"
+        stale = await h.store.delete_messages(queue.queue_id, [first.receipt], h.now)
+        assert stale == [DeleteOutcome.EXPIRED], "a handle of an earlier delivery"
+        assert await h.store.delete_messages(queue.queue_id, [again.receipt], h.now) == [
+            DeleteOutcome.DELETED
+        ]
+
+    run(store_factory, scenario)
+
+
+def test_a_standard_receipt_still_deletes_after_its_visibility_lapsed(
+    store_factory: StoreOpener,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        await h.send(queue, "m1")
+        (first,) = await h.receive(queue, visibility_s=10)
+        h.advance(s=30)
+        assert await h.delete(queue, [first]) == [True]
+        assert await h.receive(queue) == []
 
     run(store_factory, scenario)
 

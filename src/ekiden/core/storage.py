@@ -110,6 +110,14 @@ class VisibilityChange:
     visibility_s: int
 
 
+class DeleteOutcome:
+    """What a delete by receipt did (outcomes, not errors)."""
+
+    DELETED = "deleted"
+    GONE = "gone"  # already deleted, or (standard queues) a handle of an earlier delivery
+    EXPIRED = "expired"  # FIFO: the delivery's visibility ran out, so its handle did too
+
+
 class VisibilityOutcome:
     """Why a visibility change did or did not apply (outcomes, not errors)."""
 
@@ -177,7 +185,9 @@ class Store(Protocol):
 
     async def delete_messages(
         self, queue_id: int, receipts: Sequence[ReceiptRef], now_ms: int
-    ) -> list[bool]: ...
+    ) -> list[str]:
+        """Delete deliveries; one ``DeleteOutcome`` per receipt, in order."""
+        ...
 
     async def change_visibility(
         self, queue_id: int, changes: Sequence[VisibilityChange], now_ms: int

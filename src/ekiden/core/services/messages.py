@@ -45,6 +45,7 @@ from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.storage import (
     ClaimRequest,
     DeadLetterTarget,
+    DeleteOutcome,
     DeliveredMessage,
     NewMessage,
     Store,
@@ -340,19 +341,28 @@ class MessageService:
         self, queue_name: str, receipt_handles: Sequence[str]
     ) -> list[EkidenError | None]:
         """Delete by receipt handle. A handle of a deleted message or of an earlier delivery
-        succeeds without effect (as in SQS); a handle ekiden never issued fails."""
+        succeeds without effect (as in SQS); a handle ekiden never issued fails, and so does
+        a FIFO handle whose delivery is no longer in flight (it has expired)."""
         queue = await self.queues.get(queue_name)
         results: list[EkidenError | None] = []
         refs = []
+        slots: list[int] = []
         for handle in receipt_handles:
             ref = self.receipts.decode(handle)
             if ref is None or ref.queue_id != queue.queue_id:
                 results.append(_invalid_handle(handle, ref is not None))
             else:
+                slots.append(len(results))
                 results.append(None)
                 refs.append(ref)
         if refs:
-            await self.store.delete_messages(queue.queue_id, refs, self.clock.now_ms())
+            outcomes = await self.store.delete_messages(queue.queue_id, refs, self.clock.now_ms())
+            for slot, outcome in zip(slots, outcomes, strict=True):
+                if outcome == DeleteOutcome.EXPIRED:
+                    results[slot] = InvalidParameterValue(
+                        f"Value {receipt_handles[slot]} for parameter ReceiptHandle is invalid. "
+                        "Reason: The receipt handle has expired."
+                    )
             if queue.settings.is_fifo:
                 self.waiters.notify(queue.queue_id)  # the group may be free again
         return results

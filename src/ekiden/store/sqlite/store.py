@@ -23,6 +23,7 @@ from ekiden.core.rules import dedup, visibility
 from ekiden.core.storage import (
     ClaimRequest,
     ClaimResult,
+    DeleteOutcome,
     EnqueueOutcome,
     MoveTaskRecord,
     NewMessage,
@@ -288,25 +289,35 @@ class SqliteStore:
 
     async def delete_messages(
         self, queue_id: int, receipts: Sequence[ReceiptRef], now_ms: int
-    ) -> list[bool]:
+    ) -> list[str]:
         fifo = queue_id in self._fifo_queues
 
-        def work(conn: sqlite3.Connection) -> list[bool]:
-            deleted: list[bool] = []
+        def work(conn: sqlite3.Connection) -> list[str]:
+            outcomes: list[str] = []
             groups: set[str] = set()
             for receipt in receipts:
                 row = conn.execute(
-                    "SELECT nonce, group_id FROM messages WHERE seq = ? AND queue_id = ?",
+                    "SELECT nonce, group_id, visible_at_ms FROM messages "
+                    "WHERE seq = ? AND queue_id = ?",
                     (receipt.seq, queue_id),
                 ).fetchone()
-                if row is None or row[0] != receipt.nonce:
-                    deleted.append(False)
+                if row is None:
+                    outcomes.append(DeleteOutcome.GONE)
+                    continue
+                nonce, group_id, visible_at = row
+                if fifo and (nonce != receipt.nonce or visibility.is_visible(visible_at, now_ms)):
+                    # A FIFO receipt is only good while its delivery is in flight: after
+                    # that the group may have moved on to another receiver.
+                    outcomes.append(DeleteOutcome.EXPIRED)
+                    continue
+                if nonce != receipt.nonce:
+                    outcomes.append(DeleteOutcome.GONE)
                     continue
                 conn.execute("DELETE FROM messages WHERE seq = ?", (receipt.seq,))
-                deleted.append(True)
-                if fifo and row[1] is not None:
-                    groups.add(row[1])
-            removed = sum(deleted)
+                outcomes.append(DeleteOutcome.DELETED)
+                if fifo and group_id is not None:
+                    groups.add(group_id)
+            removed = outcomes.count(DeleteOutcome.DELETED)
             if removed:
                 conn.execute(
                     "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
@@ -314,9 +325,9 @@ class SqliteStore:
                 )
             for group_id in groups:
                 refresh_group(conn, queue_id, group_id)
-            return deleted
+            return outcomes
 
-        result: list[bool] = await self._writer.submit(work)
+        result: list[str] = await self._writer.submit(work)
         return result
 
     async def change_visibility(
