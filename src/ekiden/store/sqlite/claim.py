@@ -139,26 +139,11 @@ class Claim:
             "received_ms = ?, nonce = ? WHERE seq = ?",
             (visible_at, receive_count + 1, first_receive, req.now_ms, nonce, seq),
         )
-        self.delivered.append(
-            DeliveredMessage(
-                receipt=ReceiptRef(req.queue_id, seq, nonce),
-                message_id=row[1],
-                body=row[2],
-                attributes=decode_attributes(row[3]),
-                system_attributes=decode_attributes(row[4]),
-                md5_of_body=row[5],
-                md5_of_attributes=row[6],
-                md5_of_system_attributes=row[7],
-                sender_id=row[8],
-                sent_ms=row[9],
-                receive_count=receive_count + 1,
-                first_receive_ms=first_receive,
-                group_id=group_id,
-                dedup_id=row[16],
-                sequence_number=format_sequence_number(seq) if req.is_fifo else None,
-                dead_letter_source_queue_id=row[17],
-            )
-        )
+        delivered = delivered_from_row(req.queue_id, row, req.is_fifo)
+        delivered.receipt = ReceiptRef(req.queue_id, seq, nonce)
+        delivered.receive_count = receive_count + 1
+        delivered.first_receive_ms = first_receive
+        self.delivered.append(delivered)
 
     def _dead_letter(
         self, seq: int, sent_ms: int, group_id: str | None, target: DeadLetterTarget
@@ -225,6 +210,7 @@ class Claim:
 
 
 def delivered_from_row(queue_id: int, row: tuple[Any, ...], is_fifo: bool) -> DeliveredMessage:
+    """A message row (``MESSAGE_COLUMNS``) as the delivery its current nonce names."""
     seq = row[0]
     return DeliveredMessage(
         receipt=ReceiptRef(queue_id, seq, row[14]),
