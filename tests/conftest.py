@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.clients import PROTOCOLS, sqs_client
+from tests.support.raw_http import RawSqs
 from tests.support.server import EkidenProcess
 
 _names = itertools.count()
@@ -48,6 +49,12 @@ def protocol(request: pytest.FixtureRequest) -> str:
 def sqs(ekiden: EkidenProcess, protocol: str) -> Any:
     """A boto3 client of the shared server, once per wire protocol."""
     return sqs_client(ekiden.endpoint, protocol)
+
+
+@pytest.fixture
+def raw(ekiden: EkidenProcess) -> RawSqs:
+    """Hand-made HTTP requests to the shared server, over either protocol."""
+    return RawSqs(ekiden.endpoint)
 
 
 @pytest.fixture

@@ -25,11 +25,6 @@ from tests.support.server import EkidenProcess
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-@pytest.fixture
-def raw(ekiden: EkidenProcess) -> RawSqs:
-    return RawSqs(ekiden.endpoint)
-
-
 def status_of(answer: bytes) -> int:
     """The status code of the first HTTP response in ``answer``."""
     status_line = answer.split(b"\r\n", 1)[0]

@@ -15,26 +15,21 @@ import pytest
 
 from tests.support.raw_http import (
     ACCOUNT_ID,
+    INVALID_ACTION,
+    INVALID_PARAMETER_VALUE,
+    MALFORMED,
+    MISSING_PARAMETER,
+    NON_EXISTENT_QUEUE,
     RawSqs,
     create_queue,
-    expect_error,
     logged,
     queue_names,
     receive,
+    refused,
     send,
     snapshot,
 )
 from tests.support.server import EkidenProcess
-
-SERIALIZATION = "com.amazon.coral.service#SerializationException"
-MISSING = "com.amazon.coral.service#MissingRequiredParameterException"
-INVALID_VALUE = "com.amazon.coral.service#InvalidParameterValueException"
-
-
-@pytest.fixture
-def raw(ekiden: EkidenProcess) -> RawSqs:
-    return RawSqs(ekiden.endpoint)
-
 
 # --- AWS JSON 1.0 ---------------------------------------------------------------------
 
@@ -43,16 +38,14 @@ def test_a_json_body_that_is_not_json_is_a_serialization_error_and_creates_no_qu
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str
 ) -> None:
     body = b'{"QueueName": "' + queue_name.encode() + b'"'  # the closing brace is missing
-    with logged(ekiden, "rejected CreateQueue: MalformedQueryString: Request body is not"):
-        answer = raw.json("CreateQueue", body=body)
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message="Request body is not valid JSON.",
-        json_type=SERIALIZATION,
-    )
+    with refused(
+        ekiden,
+        raw,
+        MALFORMED,
+        "Request body is not valid JSON.",
+        log="rejected CreateQueue: MalformedQueryString: Request body is not",
+    ):
+        raw.json("CreateQueue", body=body)
     assert queue_names(raw, queue_name) == []
     create_queue(raw, queue_name)  # the same request, well formed, is served
     assert queue_names(raw, queue_name) == [queue_name]
@@ -72,16 +65,8 @@ def test_a_json_body_that_is_not_an_object_is_a_serialization_error(
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str, body: bytes, message: str
 ) -> None:
     before = queue_names(raw, "")
-    with logged(ekiden, f"rejected CreateQueue: MalformedQueryString: {message}"):
-        answer = raw.json("CreateQueue", body=body.replace(b"NAME", queue_name.encode()))
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="CreateQueue"):
+        raw.json("CreateQueue", body=body.replace(b"NAME", queue_name.encode()))
     assert queue_names(raw, "") == before
     assert queue_names(raw, queue_name) == []
 
@@ -89,16 +74,14 @@ def test_a_json_body_that_is_not_an_object_is_a_serialization_error(
 def test_an_empty_json_body_counts_as_an_empty_object(raw: RawSqs, ekiden: EkidenProcess) -> None:
     answer = raw.json("ListQueues", body=b"")
     assert answer.status == 200, answer.body
-    with logged(ekiden, "rejected CreateQueue: InvalidParameterValue: Value for parameter Queue"):
-        answer = raw.json("CreateQueue", body=b"  ")
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="InvalidParameterValue",
-        message="Value for parameter QueueName is invalid. Reason: Must specify a queue name.",
-        json_type=INVALID_VALUE,
-    )
+    with refused(
+        ekiden,
+        raw,
+        INVALID_PARAMETER_VALUE,
+        "Value for parameter QueueName is invalid. Reason: Must specify a queue name.",
+        log="rejected CreateQueue: InvalidParameterValue: Value for parameter Queue",
+    ):
+        raw.json("CreateQueue", body=b"  ")
 
 
 def test_a_string_where_an_integer_is_expected_is_rejected_and_receives_nothing(
@@ -109,16 +92,8 @@ def test_a_string_where_an_integer_is_expected_is_rejected_and_receives_nothing(
     send(raw, url, "still here")
     before = snapshot(raw, url)
     message = "STRING_VALUE can not be converted to an Integer"
-    with logged(ekiden, f"rejected ReceiveMessage: MalformedQueryString: {message}"):
-        answer = raw.json("ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": "5"})
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="ReceiveMessage"):
+        raw.json("ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": "5"})
     assert snapshot(raw, url) == before
     assert before.attributes["ApproximateNumberOfMessages"] == "1"
     assert [m["Body"] for m in receive(raw, url)] == ["still here"]
@@ -141,16 +116,8 @@ def test_other_wrongly_typed_members_are_serialization_errors(
 ) -> None:
     url = create_queue(raw, queue_name)
     send(raw, url, "still here")
-    with logged(ekiden, f"rejected ReceiveMessage: MalformedQueryString: {message}"):
-        answer = raw.json("ReceiveMessage", {"QueueUrl": url, **params})
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="ReceiveMessage"):
+        raw.json("ReceiveMessage", {"QueueUrl": url, **params})
     assert snapshot(raw, url).attributes["ApproximateNumberOfMessages"] == "1"
 
 
@@ -158,16 +125,8 @@ def test_an_object_where_a_string_is_expected_is_rejected_and_creates_no_queue(
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str
 ) -> None:
     message = "Start of structure or map found where not expected."
-    with logged(ekiden, f"rejected CreateQueue: MalformedQueryString: {message}"):
-        answer = raw.json("CreateQueue", {"QueueName": {"name": queue_name}})
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="CreateQueue"):
+        raw.json("CreateQueue", {"QueueName": {"name": queue_name}})
     assert queue_names(raw, queue_name) == []
 
 
@@ -177,18 +136,8 @@ def test_a_wrongly_typed_attribute_value_leaves_the_queue_attributes_as_they_wer
     url = create_queue(raw, queue_name)
     before = snapshot(raw, url)
     message = "NUMBER_VALUE can not be converted to a String"
-    with logged(ekiden, f"rejected SetQueueAttributes: MalformedQueryString: {message}"):
-        answer = raw.json(
-            "SetQueueAttributes", {"QueueUrl": url, "Attributes": {"VisibilityTimeout": 60}}
-        )
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="SetQueueAttributes"):
+        raw.json("SetQueueAttributes", {"QueueUrl": url, "Attributes": {"VisibilityTimeout": 60}})
     assert snapshot(raw, url) == before
 
 
@@ -198,16 +147,8 @@ def test_a_wrongly_typed_tag_value_leaves_the_tags_as_they_were(
     url = create_queue(raw, queue_name, tags={"team": "core"})
     before = snapshot(raw, url)
     message = "TRUE_VALUE can not be converted to a String"
-    with logged(ekiden, f"rejected TagQueue: MalformedQueryString: {message}"):
-        answer = raw.json("TagQueue", {"QueueUrl": url, "Tags": {"team": "edge", "on": True}})
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type=SERIALIZATION,
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="TagQueue"):
+        raw.json("TagQueue", {"QueueUrl": url, "Tags": {"team": "edge", "on": True}})
     assert snapshot(raw, url) == before
     assert before.tags == {"team": "core"}
 
@@ -218,8 +159,8 @@ def test_a_query_tag_without_its_value_is_a_missing_parameter_and_changes_no_tag
     url = create_queue(raw, queue_name, tags={"team": "core"})
     before = snapshot(raw, url)
     message = "The request must contain the parameter Tag.2.Value."
-    with logged(ekiden, f"rejected TagQueue: MissingParameter: {message}"):
-        answer = raw.query(
+    with refused(ekiden, raw, MISSING_PARAMETER, message, operation="TagQueue"):
+        raw.query(
             {
                 "Action": "TagQueue",
                 "QueueUrl": url,
@@ -228,7 +169,6 @@ def test_a_query_tag_without_its_value_is_a_missing_parameter_and_changes_no_tag
                 "Tag.2.Key": "orphan",
             }
         )
-    expect_error(answer, "query", status=400, code="MissingParameter", message=message)
     assert snapshot(raw, url) == before
 
 
@@ -239,16 +179,14 @@ def test_a_query_tag_without_its_value_is_a_missing_parameter_and_changes_no_tag
 def test_an_unknown_json_target_is_an_unknown_operation(
     raw: RawSqs, ekiden: EkidenProcess, target: str
 ) -> None:
-    with logged(ekiden, f": InvalidAction: Unknown operation {target}."):
-        answer = raw.json("", {"QueueName": "never-created"}, target=target)
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="InvalidAction",
-        message=f"Unknown operation {target}.",
-        json_type="com.amazon.coral.service#UnknownOperationException",
-    )
+    with refused(
+        ekiden,
+        raw,
+        INVALID_ACTION,
+        f"Unknown operation {target}.",
+        log=f": InvalidAction: Unknown operation {target}.",
+    ):
+        raw.json("", {"QueueName": "never-created"}, target=target)
     assert queue_names(raw, "never-created") == []
     assert raw.json("ListQueues", {}).status == 200
 
@@ -261,16 +199,8 @@ def test_create_queue_without_a_queue_name_is_rejected_as_sqs_words_it(
 ) -> None:
     before = queue_names(raw, "")
     message = "Value for parameter QueueName is invalid. Reason: Must specify a queue name."
-    with logged(ekiden, f"rejected CreateQueue: InvalidParameterValue: {message}"):
-        answer = raw.call(protocol, "CreateQueue", {"Attributes": {"DelaySeconds": "5"}})
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidParameterValue",
-        message=message,
-        json_type=INVALID_VALUE,
-    )
+    with refused(ekiden, raw, INVALID_PARAMETER_VALUE, message, operation="CreateQueue"):
+        raw.call(protocol, "CreateQueue", {"Attributes": {"DelaySeconds": "5"}})
     assert queue_names(raw, "") == before
 
 
@@ -281,16 +211,8 @@ def test_send_message_without_a_body_is_a_missing_parameter_and_sends_nothing(
     before = snapshot(raw, url)
     message = "The request must contain the parameter MessageBody."
     for params in ({"QueueUrl": url}, {"QueueUrl": url, "MessageBody": ""}):
-        with logged(ekiden, f"rejected SendMessage: MissingParameter: {message}"):
-            answer = raw.call(protocol, "SendMessage", params)
-        expect_error(
-            answer,
-            protocol,
-            status=400,
-            code="MissingParameter",
-            message=message,
-            json_type=MISSING,
-        )
+        with refused(ekiden, raw, MISSING_PARAMETER, message, operation="SendMessage"):
+            raw.call(protocol, "SendMessage", params)
     assert snapshot(raw, url) == before
     assert before.attributes["ApproximateNumberOfMessages"] == "0"
 
@@ -303,11 +225,8 @@ def test_delete_message_without_a_receipt_handle_is_a_missing_parameter_and_dele
     (message,) = receive(raw, url)
     before = snapshot(raw, url)
     text = "The request must contain the parameter ReceiptHandle."
-    with logged(ekiden, f"rejected DeleteMessage: MissingParameter: {text}"):
-        answer = raw.call(protocol, "DeleteMessage", {"QueueUrl": url})
-    expect_error(
-        answer, protocol, status=400, code="MissingParameter", message=text, json_type=MISSING
-    )
+    with refused(ekiden, raw, MISSING_PARAMETER, text, operation="DeleteMessage"):
+        raw.call(protocol, "DeleteMessage", {"QueueUrl": url})
     assert snapshot(raw, url) == before
     assert before.attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
     deleted = raw.call(
@@ -323,9 +242,8 @@ def test_an_unknown_query_action_is_invalid_action(
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str
 ) -> None:
     message = "The action CreateQueues is not valid for this endpoint."
-    with logged(ekiden, f"rejected CreateQueues: InvalidAction: {message}"):
-        answer = raw.query({"Action": "CreateQueues", "QueueName": queue_name})
-    expect_error(answer, "query", status=400, code="InvalidAction", message=message)
+    with refused(ekiden, raw, INVALID_ACTION, message, operation="CreateQueues"):
+        raw.query({"Action": "CreateQueues", "QueueName": queue_name})
     assert queue_names(raw, queue_name) == []
 
 
@@ -334,9 +252,8 @@ def test_a_query_request_without_an_action_is_rejected(
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str, method: str
 ) -> None:
     message = "The request must contain the parameter Action."
-    with logged(ekiden, f"rejected request: InvalidAction: {message}"):
-        answer = raw.query({"QueueName": queue_name}, method=method)
-    expect_error(answer, "query", status=400, code="InvalidAction", message=message)
+    with refused(ekiden, raw, INVALID_ACTION, message, operation="request"):
+        raw.query({"QueueName": queue_name}, method=method)
     assert queue_names(raw, queue_name) == []
 
 
@@ -358,9 +275,8 @@ def test_a_malformed_form_body_is_rejected_and_sends_nothing(
     url = create_queue(raw, queue_name)
     before = snapshot(raw, url)
     body = f"Action=SendMessage&QueueUrl={url}&".encode() + encoded_body
-    with logged(ekiden, f"rejected request: MalformedQueryString: {message}"):
-        answer = raw.query(body=body)
-    expect_error(answer, "query", status=400, code="MalformedQueryString", message=message)
+    with refused(ekiden, raw, MALFORMED, message, operation="request"):
+        raw.query(body=body)
     assert snapshot(raw, url) == before
     assert raw.query({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "ok"}).status == 200
 
@@ -394,11 +310,8 @@ def test_a_query_integer_that_is_not_a_number_is_an_invalid_parameter_value(
     message = (
         f"Value {value} for parameter MaxNumberOfMessages is invalid. Reason: Must be an integer."
     )
-    with logged(ekiden, f"rejected ReceiveMessage: InvalidParameterValue: {message}"):
-        answer = raw.query(
-            {"Action": "ReceiveMessage", "QueueUrl": url, "MaxNumberOfMessages": value}
-        )
-    expect_error(answer, "query", status=400, code="InvalidParameterValue", message=message)
+    with refused(ekiden, raw, INVALID_PARAMETER_VALUE, message, operation="ReceiveMessage"):
+        raw.query({"Action": "ReceiveMessage", "QueueUrl": url, "MaxNumberOfMessages": value})
     assert snapshot(raw, url).attributes["ApproximateNumberOfMessages"] == "1"
 
 
@@ -439,15 +352,14 @@ def test_a_request_path_naming_a_missing_queue_is_a_non_existent_queue(
     raw: RawSqs, ekiden: EkidenProcess, queue_name: str
 ) -> None:
     message = "The specified queue does not exist for this wsdl version."
-    with logged(ekiden, "rejected SendMessage: AWS.SimpleQueueService.NonExistentQueue"):
-        answer = raw.query(
+    with refused(
+        ekiden,
+        raw,
+        NON_EXISTENT_QUEUE,
+        message,
+        log="rejected SendMessage: AWS.SimpleQueueService.NonExistentQueue",
+    ):
+        raw.query(
             {"Action": "SendMessage", "MessageBody": "lost"}, path=f"/{ACCOUNT_ID}/{queue_name}"
         )
-    expect_error(
-        answer,
-        "query",
-        status=400,
-        code="AWS.SimpleQueueService.NonExistentQueue",
-        message=message,
-    )
     assert queue_names(raw, queue_name) == []

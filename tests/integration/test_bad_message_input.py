@@ -10,28 +10,31 @@ import json
 import pytest
 
 from tests.support.raw_http import (
+    BATCH_ENTRY_IDS_NOT_DISTINCT,
+    EMPTY_BATCH_REQUEST,
+    INVALID_ATTRIBUTE_NAME,
+    INVALID_ATTRIBUTE_VALUE,
+    INVALID_BATCH_ENTRY_ID,
+    INVALID_MESSAGE_CONTENTS,
+    INVALID_PARAMETER_VALUE,
+    MALFORMED,
+    MISSING_PARAMETER,
     RawSqs,
     create_queue,
-    expect_error,
     logged,
     queue_names,
     receive,
+    refused,
     send,
     snapshot,
 )
 from tests.support.server import EkidenProcess
 
-INVALID_VALUE = "com.amazon.coral.service#InvalidParameterValueException"
 MAX_MESSAGE_BYTES = 1_048_576
 ALLOWED = (
     "the set of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | "
     "[#x10000-#x10FFFF]."
 )
-
-
-@pytest.fixture
-def raw(ekiden: EkidenProcess) -> RawSqs:
-    return RawSqs(ekiden.endpoint)
 
 
 # --- message size ---------------------------------------------------------------------
@@ -47,16 +50,8 @@ def test_a_message_of_one_mebibyte_and_one_byte_is_refused_and_not_stored(
         f"{MAX_MESSAGE_BYTES} bytes."
     )
     params = {"QueueUrl": url, "MessageBody": "x" * (MAX_MESSAGE_BYTES + 1)}
-    with logged(ekiden, f"rejected SendMessage: InvalidParameterValue: {message}"):
-        answer = raw.call(protocol, "SendMessage", params)
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidParameterValue",
-        message=message,
-        json_type=INVALID_VALUE,
-    )
+    with refused(ekiden, raw, INVALID_PARAMETER_VALUE, message, operation="SendMessage"):
+        raw.call(protocol, "SendMessage", params)
     assert snapshot(raw, url) == before
     assert before.attributes["ApproximateNumberOfMessages"] == "0"
 
@@ -104,16 +99,8 @@ def test_a_body_with_a_character_sqs_does_not_allow_is_invalid_message_contents(
     before = snapshot(raw, url)
     message = f"Invalid binary character '{shown}' was found in the message body, {ALLOWED}"
     body = f"fine until here{character}and after"
-    with logged(ekiden, f"rejected SendMessage: InvalidMessageContents: {message}"):
-        answer = raw.call(protocol, "SendMessage", {"QueueUrl": url, "MessageBody": body})
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidMessageContents",
-        message=message,
-        json_type="com.amazonaws.sqs#InvalidMessageContents",
-    )
+    with refused(ekiden, raw, INVALID_MESSAGE_CONTENTS, message, operation="SendMessage"):
+        raw.call(protocol, "SendMessage", {"QueueUrl": url, "MessageBody": body})
     assert snapshot(raw, url) == before
 
 
@@ -126,16 +113,8 @@ def test_a_lone_surrogate_escaped_in_json_text_is_invalid_message_contents(
     message = f"Invalid binary character '#xD800' was found in the message body, {ALLOWED}"
     body = json.dumps({"QueueUrl": url, "MessageBody": "half an emoji: \ud800"}).encode()
     assert b"\\ud800" in body
-    with logged(ekiden, f"rejected SendMessage: InvalidMessageContents: {message}"):
-        answer = raw.json("SendMessage", body=body)
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="InvalidMessageContents",
-        message=message,
-        json_type="com.amazonaws.sqs#InvalidMessageContents",
-    )
+    with refused(ekiden, raw, INVALID_MESSAGE_CONTENTS, message, operation="SendMessage"):
+        raw.json("SendMessage", body=body)
     assert snapshot(raw, url) == before
 
 
@@ -169,16 +148,8 @@ def test_a_lone_surrogate_outside_a_message_body_makes_the_request_malformed(
 ) -> None:
     message = "Request body holds a string that is not valid Unicode."
     body = json.dumps({"QueueName": queue_name, "tags": {"team": "\ud83d"}}).encode()
-    with logged(ekiden, f"rejected CreateQueue: MalformedQueryString: {message}"):
-        answer = raw.json("CreateQueue", body=body)
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="MalformedQueryString",
-        message=message,
-        json_type="com.amazon.coral.service#SerializationException",
-    )
+    with refused(ekiden, raw, MALFORMED, message, operation="CreateQueue"):
+        raw.json("CreateQueue", body=body)
     assert queue_names(raw, queue_name) == []
 
 
@@ -223,21 +194,13 @@ def test_an_invalid_attribute_value_on_set_queue_attributes_changes_nothing(
     before = snapshot(raw, url)
     assert before.tags == {"team": "core"}
     message = f"Invalid value for the parameter {name}."
-    with logged(ekiden, f"rejected SetQueueAttributes: InvalidAttributeValue: {message}"):
-        answer = raw.call(
+    with refused(ekiden, raw, INVALID_ATTRIBUTE_VALUE, message, operation="SetQueueAttributes"):
+        raw.call(
             protocol,
             "SetQueueAttributes",
             # a valid change in the same call must not be applied either
             {"QueueUrl": url, "Attributes": {"DelaySeconds": "7", name: value}},
         )
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidAttributeValue",
-        message=message,
-        json_type="com.amazonaws.sqs#InvalidAttributeValue",
-    )
     assert snapshot(raw, url) == before
 
 
@@ -246,18 +209,8 @@ def test_an_invalid_attribute_value_on_create_queue_creates_no_queue(
     raw: RawSqs, ekiden: EkidenProcess, protocol: str, queue_name: str, name: str, value: str
 ) -> None:
     message = f"Invalid value for the parameter {name}."
-    with logged(ekiden, f"rejected CreateQueue: InvalidAttributeValue: {message}"):
-        answer = raw.call(
-            protocol, "CreateQueue", {"QueueName": queue_name, "Attributes": {name: value}}
-        )
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidAttributeValue",
-        message=message,
-        json_type="com.amazonaws.sqs#InvalidAttributeValue",
-    )
+    with refused(ekiden, raw, INVALID_ATTRIBUTE_VALUE, message, operation="CreateQueue"):
+        raw.call(protocol, "CreateQueue", {"QueueName": queue_name, "Attributes": {name: value}})
     assert queue_names(raw, queue_name) == []
 
 
@@ -271,20 +224,12 @@ def test_a_redrive_policy_with_a_bad_target_arn_is_an_invalid_parameter_value(
         f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Invalid value for "
         "deadLetterTargetArn."
     )
-    with logged(ekiden, f"rejected SetQueueAttributes: InvalidParameterValue: {message}"):
-        answer = raw.call(
+    with refused(ekiden, raw, INVALID_PARAMETER_VALUE, message, operation="SetQueueAttributes"):
+        raw.call(
             protocol,
             "SetQueueAttributes",
             {"QueueUrl": url, "Attributes": {"RedrivePolicy": policy}},
         )
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidParameterValue",
-        message=message,
-        json_type=INVALID_VALUE,
-    )
     assert snapshot(raw, url) == before
 
 
@@ -295,18 +240,8 @@ def test_an_unknown_or_read_only_attribute_name_is_an_invalid_attribute_name(
     url = create_queue(raw, queue_name)
     before = snapshot(raw, url)
     message = f"Unknown Attribute {name}."
-    with logged(ekiden, f"rejected SetQueueAttributes: InvalidAttributeName: {message}"):
-        answer = raw.call(
-            protocol, "SetQueueAttributes", {"QueueUrl": url, "Attributes": {name: "true"}}
-        )
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidAttributeName",
-        message=message,
-        json_type="com.amazonaws.sqs#InvalidAttributeName",
-    )
+    with refused(ekiden, raw, INVALID_ATTRIBUTE_NAME, message, operation="SetQueueAttributes"):
+        raw.call(protocol, "SetQueueAttributes", {"QueueUrl": url, "Attributes": {name: "true"}})
     assert snapshot(raw, url) == before
 
 
@@ -329,16 +264,14 @@ def test_a_send_batch_with_an_invalid_entry_id_sends_none_of_its_messages(
     url = create_queue(raw, queue_name)
     before = snapshot(raw, url)
     entries = [{"Id": "good", "MessageBody": "one"}, {"Id": bad_id, "MessageBody": "two"}]
-    with logged(ekiden, "rejected SendMessageBatch: AWS.SimpleQueueService.InvalidBatchEntryId"):
-        answer = raw.call(protocol, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="AWS.SimpleQueueService.InvalidBatchEntryId",
-        message=BAD_ID,
-        json_type="com.amazonaws.sqs#InvalidBatchEntryId",
-    )
+    with refused(
+        ekiden,
+        raw,
+        INVALID_BATCH_ENTRY_ID,
+        BAD_ID,
+        log="rejected SendMessageBatch: AWS.SimpleQueueService.InvalidBatchEntryId",
+    ):
+        raw.call(protocol, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
     assert snapshot(raw, url) == before
 
 
@@ -364,16 +297,14 @@ def test_a_delete_batch_with_an_invalid_entry_id_deletes_nothing(
     (message,) = receive(raw, url)
     before = snapshot(raw, url)
     entries = [{"Id": "bad id", "ReceiptHandle": message["ReceiptHandle"]}]
-    with logged(ekiden, "rejected DeleteMessageBatch: AWS.SimpleQueueService.InvalidBatchEntryId"):
-        answer = raw.call(protocol, "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="AWS.SimpleQueueService.InvalidBatchEntryId",
-        message=BAD_ID,
-        json_type="com.amazonaws.sqs#InvalidBatchEntryId",
-    )
+    with refused(
+        ekiden,
+        raw,
+        INVALID_BATCH_ENTRY_ID,
+        BAD_ID,
+        log="rejected DeleteMessageBatch: AWS.SimpleQueueService.InvalidBatchEntryId",
+    ):
+        raw.call(protocol, "DeleteMessageBatch", {"QueueUrl": url, "Entries": entries})
     assert snapshot(raw, url) == before
     assert before.attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
 
@@ -388,18 +319,14 @@ def test_a_batch_with_repeated_ids_is_rejected_whole(
         {"Id": "same", "MessageBody": "2"},
         {"Id": "same", "MessageBody": "3"},
     ]
-    with logged(
-        ekiden, "rejected SendMessageBatch: AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+    with refused(
+        ekiden,
+        raw,
+        BATCH_ENTRY_IDS_NOT_DISTINCT,
+        "Id same repeated.",
+        log="rejected SendMessageBatch: AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
     ):
-        answer = raw.call(protocol, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
-        message="Id same repeated.",
-        json_type="com.amazonaws.sqs#BatchEntryIdsNotDistinct",
-    )
+        raw.call(protocol, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
     assert snapshot(raw, url) == before
 
 
@@ -408,16 +335,14 @@ def test_an_empty_json_batch_is_an_empty_batch_request(
 ) -> None:
     url = create_queue(raw, queue_name)
     message = "There should be at least one SendMessageBatchRequestEntry in the request."
-    with logged(ekiden, "rejected SendMessageBatch: AWS.SimpleQueueService.EmptyBatchRequest"):
-        answer = raw.json("SendMessageBatch", {"QueueUrl": url, "Entries": []})
-    expect_error(
-        answer,
-        "json",
-        status=400,
-        code="AWS.SimpleQueueService.EmptyBatchRequest",
-        message=message,
-        json_type="com.amazonaws.sqs#EmptyBatchRequest",
-    )
+    with refused(
+        ekiden,
+        raw,
+        EMPTY_BATCH_REQUEST,
+        message,
+        log="rejected SendMessageBatch: AWS.SimpleQueueService.EmptyBatchRequest",
+    ):
+        raw.json("SendMessageBatch", {"QueueUrl": url, "Entries": []})
 
 
 def test_a_query_batch_without_entries_is_a_missing_parameter(
@@ -425,6 +350,5 @@ def test_a_query_batch_without_entries_is_a_missing_parameter(
 ) -> None:
     url = create_queue(raw, queue_name)
     message = "The request must contain the parameter Entries."
-    with logged(ekiden, f"rejected SendMessageBatch: MissingParameter: {message}"):
-        answer = raw.query({"Action": "SendMessageBatch", "QueueUrl": url})
-    expect_error(answer, "query", status=400, code="MissingParameter", message=message)
+    with refused(ekiden, raw, MISSING_PARAMETER, message, operation="SendMessageBatch"):
+        raw.query({"Action": "SendMessageBatch", "QueueUrl": url})

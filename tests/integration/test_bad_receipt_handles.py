@@ -14,22 +14,17 @@ from typing import Any
 import pytest
 
 from tests.support.raw_http import (
+    INVALID_PARAMETER_VALUE,
+    RECEIPT_HANDLE_IS_INVALID,
     RawSqs,
     create_queue,
-    expect_error,
     logged,
     receive,
+    refused,
     send,
     snapshot,
 )
 from tests.support.server import EkidenProcess
-
-HANDLE_INVALID = "com.amazonaws.sqs#ReceiptHandleIsInvalid"
-
-
-@pytest.fixture
-def raw(ekiden: EkidenProcess) -> RawSqs:
-    return RawSqs(ekiden.endpoint)
 
 
 def in_flight(raw: RawSqs, url: str, body: str) -> dict[str, Any]:
@@ -56,6 +51,15 @@ def expected_message(kind: str, handle: str) -> str:
     return f'The input receipt handle "{handle}" is not a valid receipt handle.'
 
 
+def forged_case(raw: RawSqs, queue_name: str, kind: str) -> tuple[str, dict[str, Any], str, str]:
+    """A queue with a message in flight, a forged handle of ``kind`` for it and the error
+    message SQS refuses that handle with: (queue url, message, handle, error message)."""
+    url = create_queue(raw, queue_name)
+    message = in_flight(raw, url, "precious")
+    handle = forged_handles(raw, message["ReceiptHandle"], queue_name + "-other")[kind]
+    return url, message, handle, expected_message(kind, handle)
+
+
 def assert_still_in_flight(raw: RawSqs, protocol: str, url: str, message: dict[str, Any]) -> None:
     """The message is in flight under its real handle, which still works."""
     attributes = snapshot(raw, url).attributes
@@ -75,20 +79,9 @@ def assert_still_in_flight(raw: RawSqs, protocol: str, url: str, message: dict[s
 def test_delete_message_with_a_forged_handle_is_refused_and_deletes_nothing(
     raw: RawSqs, ekiden: EkidenProcess, protocol: str, queue_name: str, kind: str
 ) -> None:
-    url = create_queue(raw, queue_name)
-    message = in_flight(raw, url, "precious")
-    handle = forged_handles(raw, message["ReceiptHandle"], queue_name + "-other")[kind]
-    text = expected_message(kind, handle)
-    with logged(ekiden, f"rejected DeleteMessage: ReceiptHandleIsInvalid: {text}"):
-        answer = raw.call(protocol, "DeleteMessage", {"QueueUrl": url, "ReceiptHandle": handle})
-    expect_error(
-        answer,
-        protocol,
-        status=404,
-        code="ReceiptHandleIsInvalid",
-        message=text,
-        json_type=HANDLE_INVALID,
-    )
+    url, message, handle, text = forged_case(raw, queue_name, kind)
+    with refused(ekiden, raw, RECEIPT_HANDLE_IS_INVALID, text, operation="DeleteMessage"):
+        raw.call(protocol, "DeleteMessage", {"QueueUrl": url, "ReceiptHandle": handle})
     assert_still_in_flight(raw, protocol, url, message)
 
 
@@ -96,25 +89,14 @@ def test_delete_message_with_a_forged_handle_is_refused_and_deletes_nothing(
 def test_change_message_visibility_with_a_forged_handle_is_refused_and_changes_nothing(
     raw: RawSqs, ekiden: EkidenProcess, protocol: str, queue_name: str, kind: str
 ) -> None:
-    url = create_queue(raw, queue_name)
-    message = in_flight(raw, url, "precious")
-    handle = forged_handles(raw, message["ReceiptHandle"], queue_name + "-other")[kind]
-    text = expected_message(kind, handle)
-    with logged(ekiden, f"rejected ChangeMessageVisibility: ReceiptHandleIsInvalid: {text}"):
-        answer = raw.call(
+    url, message, handle, text = forged_case(raw, queue_name, kind)
+    with refused(ekiden, raw, RECEIPT_HANDLE_IS_INVALID, text, operation="ChangeMessageVisibility"):
+        raw.call(
             protocol,
             "ChangeMessageVisibility",
             # 0 would make the message visible at once, were the handle accepted
             {"QueueUrl": url, "ReceiptHandle": handle, "VisibilityTimeout": 0},
         )
-    expect_error(
-        answer,
-        protocol,
-        status=404,
-        code="ReceiptHandleIsInvalid",
-        message=text,
-        json_type=HANDLE_INVALID,
-    )
     assert_still_in_flight(raw, protocol, url, message)
 
 
@@ -220,6 +202,14 @@ def redeliver(raw: RawSqs, url: str, message: dict[str, Any]) -> dict[str, Any]:
     return again
 
 
+def stale_message(handle: str) -> str:
+    """What SQS says when a visibility change names a stale (or spent) receipt handle."""
+    return (
+        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: "
+        "Message does not exist or is not available for visibility timeout change."
+    )
+
+
 def test_delete_with_a_stale_handle_succeeds_but_deletes_nothing(
     raw: RawSqs, protocol: str, queue_name: str
 ) -> None:
@@ -240,24 +230,13 @@ def test_change_visibility_with_a_stale_handle_is_refused_and_changes_nothing(
     url = create_queue(raw, queue_name)
     first = in_flight(raw, url, "received twice")
     second = redeliver(raw, url, first)
-    text = (
-        f"Value {first['ReceiptHandle']} for parameter ReceiptHandle is invalid. Reason: "
-        "Message does not exist or is not available for visibility timeout change."
-    )
-    with logged(ekiden, f"rejected ChangeMessageVisibility: InvalidParameterValue: {text}"):
-        answer = raw.call(
+    text = stale_message(first["ReceiptHandle"])
+    with refused(ekiden, raw, INVALID_PARAMETER_VALUE, text, operation="ChangeMessageVisibility"):
+        raw.call(
             protocol,
             "ChangeMessageVisibility",
             {"QueueUrl": url, "ReceiptHandle": first["ReceiptHandle"], "VisibilityTimeout": 0},
         )
-    expect_error(
-        answer,
-        protocol,
-        status=400,
-        code="InvalidParameterValue",
-        message=text,
-        json_type="com.amazon.coral.service#InvalidParameterValueException",
-    )
     assert_still_in_flight(raw, protocol, url, second)
 
 
@@ -270,10 +249,7 @@ def test_the_handle_of_a_deleted_message_deletes_again_without_error(
     assert raw.call(protocol, "DeleteMessage", params).status == 200
     again = raw.call(protocol, "DeleteMessage", params)
     assert again.status == 200, again.body
-    text = (
-        f"Value {message['ReceiptHandle']} for parameter ReceiptHandle is invalid. Reason: "
-        "Message does not exist or is not available for visibility timeout change."
-    )
+    text = stale_message(message["ReceiptHandle"])
     with logged(ekiden, f"rejected ChangeMessageVisibility: InvalidParameterValue: {text}"):
         changed = raw.call(protocol, "ChangeMessageVisibility", {**params, "VisibilityTimeout": 5})
     assert (changed.status, changed.code, changed.message) == (400, "InvalidParameterValue", text)

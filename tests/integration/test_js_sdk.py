@@ -9,17 +9,15 @@ the SQS specification and compared here.
 from __future__ import annotations
 
 import fcntl
-import json
-import os
 import shutil
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.scenario_reports import run_scenarios
 from tests.support.server import EkidenProcess
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
@@ -53,19 +51,7 @@ def report(ekiden: EkidenProcess) -> dict[str, Any]:
     if node is None:
         pytest.skip("node is not installed")
     _install_sdk_once()
-    prefix = f"js-{os.environ.get('PYTEST_XDIST_WORKER', 'w')}-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EKIDEN_"))}
-    done = subprocess.run(
-        [node, str(SCRIPT), ekiden.endpoint, prefix],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, f"sqs_scenarios.mjs failed:\n{done.stderr}\n{done.stdout}"
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return run_scenarios(node, SCRIPT, ekiden.endpoint, "js", cwd=JS_DIR)
 
 
 def test_the_js_sdk_creates_standard_and_fifo_queues_and_finds_them_by_name(

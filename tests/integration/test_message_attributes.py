@@ -1,40 +1,17 @@
 """Message attributes (String, Number, Binary, custom types), receive filters, system
 attributes sent by clients (AWSTraceHeader), and the exact MD5 digests SDKs verify.
 
-The digests are recomputed here from the SQS algorithm, independently of the server."""
+The digests are recomputed from the SQS algorithm by ``tests/support/sqs_digests.py``,
+independently of the server."""
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from typing import Any
 
 import pytest
 
 from tests.support.messaging import rejected
-
-
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8")).hexdigest()
-
-
-def md5_of_attributes(attributes: dict[str, dict[str, Any]]) -> str:
-    """The SQS digest: per attribute in name order, length-prefixed name and data type, a
-    transport byte (1 String/Number, 2 Binary), then the length-prefixed value."""
-
-    def prefixed(data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + data
-
-    digest = hashlib.md5()
-    for name in sorted(attributes):
-        value = attributes[name]
-        digest.update(prefixed(name.encode("utf-8")))
-        digest.update(prefixed(value["DataType"].encode("utf-8")))
-        if "BinaryValue" in value:
-            digest.update(b"\x02" + prefixed(value["BinaryValue"]))
-        else:
-            digest.update(b"\x01" + prefixed(value["StringValue"].encode("utf-8")))
-    return digest.hexdigest()
+from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
 
 
 def make_queue(sqs: Any, name: str, **attributes: str) -> str:
@@ -58,7 +35,7 @@ ATTRIBUTES: dict[str, dict[str, Any]] = {
 
 def test_the_md5_algorithm_of_this_test_matches_a_digest_captured_from_aws() -> None:
     # Vectors from real SQS responses (see /tmp/research/sqs-errors.md, section 12).
-    assert md5_of_attributes({"Foo": {"DataType": "String", "StringValue": "Bar"}}) == (
+    assert md5_of_message_attributes({"Foo": {"DataType": "String", "StringValue": "Bar"}}) == (
         "ae7155c6026991b6d54b11589678bf9c"
     )
     assert md5_of_body("msg") == "6e2baaf3b97dbeef01c0043275f9a0e7"
@@ -68,10 +45,10 @@ def test_attributes_of_every_type_round_trip_with_exact_digests(sqs: Any, queue_
     url = make_queue(sqs, queue_name)
     sent = sqs.send_message(QueueUrl=url, MessageBody="typed", MessageAttributes=ATTRIBUTES)
     assert sent["MD5OfMessageBody"] == md5_of_body("typed")
-    assert sent["MD5OfMessageAttributes"] == md5_of_attributes(ATTRIBUTES)
+    assert sent["MD5OfMessageAttributes"] == md5_of_message_attributes(ATTRIBUTES)
     message = receive_one(sqs, url, MessageAttributeNames=["All"])
     assert message["MessageAttributes"] == ATTRIBUTES
-    assert message["MD5OfMessageAttributes"] == md5_of_attributes(ATTRIBUTES)
+    assert message["MD5OfMessageAttributes"] == md5_of_message_attributes(ATTRIBUTES)
     assert message["MD5OfBody"] == md5_of_body("typed")
 
 
@@ -99,8 +76,8 @@ def test_batch_entries_carry_the_digests_of_their_own_attributes(sqs: Any, queue
         ],
     )
     by_id = {entry["Id"]: entry for entry in result["Successful"]}
-    assert by_id["one"]["MD5OfMessageAttributes"] == md5_of_attributes(first)
-    assert by_id["two"]["MD5OfMessageAttributes"] == md5_of_attributes(second)
+    assert by_id["one"]["MD5OfMessageAttributes"] == md5_of_message_attributes(first)
+    assert by_id["two"]["MD5OfMessageAttributes"] == md5_of_message_attributes(second)
     assert "MD5OfMessageAttributes" not in by_id["none"]
     assert by_id["none"]["MD5OfMessageBody"] == md5_of_body("none")
 
@@ -136,7 +113,7 @@ def test_message_attribute_names_select_attributes_by_name_prefix_or_all(
     message = receive_one(sqs, url, MessageAttributeNames=requested)
     selected = {name: FILTERED[name] for name in expected}
     assert message["MessageAttributes"] == selected
-    assert message["MD5OfMessageAttributes"] == md5_of_attributes(selected)
+    assert message["MD5OfMessageAttributes"] == md5_of_message_attributes(selected)
 
 
 def test_without_message_attribute_names_no_attributes_are_returned(
@@ -168,7 +145,7 @@ def test_an_aws_trace_header_is_digested_and_returned_as_a_system_attribute(
     url = make_queue(sqs, queue_name)
     system = {"AWSTraceHeader": {"DataType": "String", "StringValue": TRACE}}
     sent = sqs.send_message(QueueUrl=url, MessageBody="traced", MessageSystemAttributes=system)
-    assert sent["MD5OfMessageSystemAttributes"] == md5_of_attributes(system)
+    assert sent["MD5OfMessageSystemAttributes"] == md5_of_message_attributes(system)
     assert "MD5OfMessageAttributes" not in sent
     message = receive_one(sqs, url, AttributeNames=["AWSTraceHeader"])
     assert message["Attributes"] == {"AWSTraceHeader": TRACE}
@@ -259,7 +236,7 @@ def test_ten_attributes_are_accepted(sqs: Any, queue_name: str) -> None:
     url = make_queue(sqs, queue_name)
     attributes = {f"a{i}": string(str(i)) for i in range(10)}
     sent = sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes=attributes)
-    assert sent["MD5OfMessageAttributes"] == md5_of_attributes(attributes)
+    assert sent["MD5OfMessageAttributes"] == md5_of_message_attributes(attributes)
     assert receive_one(sqs, url, MessageAttributeNames=["All"])["MessageAttributes"] == attributes
 
 

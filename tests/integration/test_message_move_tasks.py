@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.messaging import eventually, rejected
 from tests.support.queue_admin import (
     arn_of,
     dead_letter,
     drain_bodies,
-    eventually,
     message_count,
     redrive_policy,
-    rejected,
 )
 
 
@@ -106,7 +105,7 @@ def test_fifo_dead_letter_queue_moves_back_to_its_fifo_source(sqs: Any, queue_na
         sqs.receive_message(QueueUrl=queues.source, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return message_count(sqs, queues.dlq) == 2
 
-    eventually(dead_lettered)
+    eventually(dead_lettered, timeout_s=20)
     sqs.start_message_move_task(SourceArn=queues.dlq_arn)
     assert _finished(sqs, queues.dlq_arn)["Status"] == "COMPLETED"
     assert drain_bodies(sqs, queues.source, 2) == ["first", "second"]

@@ -8,15 +8,12 @@ from the specification, since botocore does not check them.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.scenario_reports import run_scenarios
 from tests.support.server import EkidenProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,19 +28,13 @@ def report(ekiden: EkidenProcess) -> dict[str, Any]:
             f"{QUERY_PYTHON} is missing: run `make install-query` to create the virtual "
             "environment with boto3==1.26.165 / botocore==1.29.165"
         )
-    prefix = f"query-{os.environ.get('PYTEST_XDIST_WORKER', 'w')}-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EKIDEN_"))}
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-    done = subprocess.run(
-        [str(QUERY_PYTHON), str(SCRIPT), ekiden.endpoint, prefix],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    return run_scenarios(
+        QUERY_PYTHON,
+        SCRIPT,
+        ekiden.endpoint,
+        "query",
+        extra_env={"AWS_EC2_METADATA_DISABLED": "true"},
     )
-    assert done.returncode == 0, f"old_boto3_scenarios.py failed:\n{done.stderr}\n{done.stdout}"
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def test_the_scenarios_ran_with_the_pinned_query_protocol_boto3(report: dict[str, Any]) -> None:

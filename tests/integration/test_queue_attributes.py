@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.queue_admin import (
-    arn_of,
-    attribute,
-    attributes,
-    rejected,
-)
+from tests.support.messaging import rejected
+from tests.support.queue_admin import arn_of, attribute, attributes
 
 STANDARD_DEFAULTS = {
     "DelaySeconds": "0",

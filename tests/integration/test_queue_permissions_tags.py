@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.queue_admin import (
-    ACCOUNT_ID,
-    arn_of,
-    attribute,
-    message_count,
-    rejected,
-)
+from tests.support.messaging import rejected
+from tests.support.queue_admin import ACCOUNT_ID, arn_of, attribute, message_count
 
 
 def _queue(sqs: Any, name: str) -> str:

@@ -10,7 +10,8 @@ from xml.etree import ElementTree
 import pytest
 
 from tests.support.clients import sqs_client
-from tests.support.queue_admin import ACCOUNT_ID, arn_of, attribute, rejected
+from tests.support.messaging import rejected
+from tests.support.queue_admin import ACCOUNT_ID, arn_of, attribute
 from tests.support.server import EkidenProcess
 
 NAME_RULES = "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.messaging import rejected
 from tests.support.queue_admin import (
     arn_of,
     attribute,
@@ -14,7 +15,6 @@ from tests.support.queue_admin import (
     message_count,
     name_of,
     redrive_policy,
-    rejected,
 )
 
 

@@ -17,15 +17,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.clients import sqs_client
+from tests.support.messaging import counts, eventually
+from tests.support.queue_admin import arn_of
 from tests.support.server import EkidenProcess
 
-ACCOUNT = "000000000000"
-REGION = "us-east-1"
 ALL_ATTRIBUTES = ["All"]
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
 
 
 @pytest.fixture(params=["sigterm", "sigkill"])
@@ -45,29 +41,6 @@ def restart(request: pytest.FixtureRequest) -> Callable[[EkidenProcess], Any]:
 
 def url_of(sqs: Any, name: str) -> str:
     return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-
-
-def eventually(condition: Callable[[], Any], timeout_s: float = 30) -> Any:
-    """Poll ``condition`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(0.1)
-
-
-def counts(sqs: Any, url: str) -> tuple[int, int, int]:
-    names = [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    ]
-    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-    visible, hidden, delayed = (int(got[n]) for n in names)
-    return visible, hidden, delayed
 
 
 def receive(sqs: Any, url: str, **options: Any) -> list[dict[str, Any]]:
@@ -90,7 +63,7 @@ def test_queues_with_their_attributes_tags_and_policy_survive_a_restart(
         QueueName="keep-dlq",
         Attributes={
             "RedriveAllowPolicy": json.dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [arn("keep-source")]}
+                {"redrivePermission": "byQueue", "sourceQueueArns": [arn_of("keep-source")]}
             )
         },
     )["QueueUrl"]
@@ -103,7 +76,7 @@ def test_queues_with_their_attributes_tags_and_policy_survive_a_restart(
             "MaximumMessageSize": "4096",
             "ReceiveMessageWaitTimeSeconds": "2",
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": arn("keep-dlq"), "maxReceiveCount": 4}
+                {"deadLetterTargetArn": arn_of("keep-dlq"), "maxReceiveCount": 4}
             ),
         },
         tags={"team": "payments", "env": "test"},
@@ -204,7 +177,9 @@ def test_in_flight_messages_stay_hidden_across_a_restart_and_reappear_when_visib
     url = url_of(sqs, "keep-in-flight")
 
     assert counts(sqs, url)[2] == 0
-    (back,) = eventually(lambda: receive(sqs, url, WaitTimeSeconds=5, VisibilityTimeout=600))
+    (back,) = eventually(
+        lambda: receive(sqs, url, WaitTimeSeconds=5, VisibilityTimeout=600), timeout_s=30
+    )
     assert back["Body"] == "short" and back["MessageId"] == short["MessageId"]
     assert back["Attributes"]["ApproximateReceiveCount"] == "2"
     assert receive(sqs, url) == [], "the message received for 600 s is still hidden"
@@ -230,7 +205,7 @@ def test_delayed_messages_stay_delayed_across_a_restart(
     sqs = restart(server)
     url = url_of(sqs, "keep-delayed")
 
-    (soon,) = eventually(lambda: receive(sqs, url, WaitTimeSeconds=5))
+    (soon,) = eventually(lambda: receive(sqs, url, WaitTimeSeconds=5), timeout_s=30)
     assert soon["Body"] == "in two seconds"
     assert receive(sqs, url) == []
     assert counts(sqs, url) == (0, 1, 1)
@@ -309,7 +284,7 @@ def test_a_running_message_move_task_resumes_after_a_restart(
         QueueName="move-source",
         Attributes={
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": arn("move-dlq"), "maxReceiveCount": 1}
+                {"deadLetterTargetArn": arn_of("move-dlq"), "maxReceiveCount": 1}
             )
         },
     )["QueueUrl"]
@@ -324,8 +299,8 @@ def test_a_running_message_move_task_resumes_after_a_restart(
         if counts(sqs, dlq)[0] == len(bodies):
             break
     assert counts(sqs, dlq) == (len(bodies), 0, 0)
-    task = sqs.start_message_move_task(SourceArn=arn("move-dlq"), MaxNumberOfMessagesPerSecond=4)
-    running = sqs.list_message_move_tasks(SourceArn=arn("move-dlq"))["Results"][0]
+    task = sqs.start_message_move_task(SourceArn=arn_of("move-dlq"), MaxNumberOfMessagesPerSecond=4)
+    running = sqs.list_message_move_tasks(SourceArn=arn_of("move-dlq"))["Results"][0]
     assert running["TaskHandle"] == task["TaskHandle"]
     assert running["Status"] == "RUNNING"
 
@@ -333,7 +308,7 @@ def test_a_running_message_move_task_resumes_after_a_restart(
     source = url_of(sqs, "move-source")
 
     def finished() -> dict[str, Any] | None:
-        result = sqs.list_message_move_tasks(SourceArn=arn("move-dlq"))["Results"][0]
+        result = sqs.list_message_move_tasks(SourceArn=arn_of("move-dlq"))["Results"][0]
         return result if result["Status"] == "COMPLETED" else None
 
     done = eventually(finished, timeout_s=60)

@@ -4,6 +4,8 @@ imported, so a violation cannot hide behind an import error or a lazy import).
 * Import direction: ``core`` -> nothing outside ``core``; ``store`` -> ``core``;
   ``protocols`` -> ``core`` (never ``store``, ``server``, ``cli``); ``runtime`` never
   ``store``; ``console`` -> ``core``. ``server`` wires them and ``cli`` may import anything.
+* ``bench`` is a client of any SQS endpoint: it imports nothing of ekiden but itself, and
+  of what is not the standard library only uvloop, httptools and orjson.
 * Time is injected (Rule 4) and configuration is read at the edge (Rule 8): ``core`` and
   ``store`` neither read the wall clock nor the environment (the system clock in
   ``ekiden/core/clock.py`` is the one exception), and only ``ekiden.cli`` reads
@@ -14,6 +16,7 @@ imported, so a violation cannot hide behind an import error or a lazy import).
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ ALLOWED_IMPORTS: dict[str, tuple[str, ...] | None] = {
     "ekiden.runtime": None,  # checked by FORBIDDEN_IMPORTS below
     "ekiden.server": None,
     "ekiden.cli": None,
+    "ekiden.bench": ("ekiden.bench",),
     "ekiden.config": ("ekiden.config",),
     "ekiden.__init__": (),
     "ekiden.__main__": None,
@@ -40,6 +44,10 @@ ALLOWED_IMPORTS: dict[str, tuple[str, ...] | None] = {
 FORBIDDEN_IMPORTS: dict[str, tuple[str, ...]] = {
     "ekiden.runtime": ("ekiden.store", "ekiden.server", "ekiden.cli", "ekiden.console"),
     "ekiden.protocols": ("ekiden.store", "ekiden.server", "ekiden.cli"),
+}
+# layer -> the only packages outside the standard library and ekiden it may import.
+THIRD_PARTY_ALLOWED: dict[str, tuple[str, ...]] = {
+    "ekiden.bench": ("uvloop", "httptools", "orjson"),
 }
 CLOCK_FREE_LAYERS = ("ekiden.core", "ekiden.store")
 CLOCK_EXCEPTION = ("ekiden.core.clock", "SystemClock")  # module, class allowed to read it
@@ -168,6 +176,37 @@ def test_the_import_rule_catches_a_protocol_module_importing_the_store() -> None
     allowed = ALLOWED_IMPORTS[module.layer]
     assert allowed is not None
     assert not any(_within("ekiden.store.sqlite.store.SqliteStore", a) for a in allowed)
+
+
+def third_party_imports(module: Module) -> list[tuple[int, str]]:
+    """(line, name) of the imports that are neither the standard library nor ekiden."""
+    return [
+        (line, name)
+        for line, name in imported_names(module)
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name.split(".")[0] not in ("ekiden", "__future__")
+    ]
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if m.layer in THIRD_PARTY_ALLOWED], ids=lambda m: m.name
+)
+def test_client_layers_import_only_the_standard_library_and_their_few_libraries(
+    module: Module,
+) -> None:
+    allowed = THIRD_PARTY_ALLOWED[module.layer]
+    wrong = [
+        f"{module.path.relative_to(SRC)}:{line} imports {name}"
+        for line, name in third_party_imports(module)
+        if name.split(".")[0] not in allowed
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_third_party_rule_catches_a_bench_module_importing_boto3() -> None:
+    tree = ast.parse("import asyncio\nimport orjson\nfrom botocore.auth import SigV4Auth\n")
+    module = Module("ekiden.bench.bad", Path("bad.py"), tree, 3)
+    assert third_party_imports(module) == [(2, "orjson"), (3, "botocore.auth.SigV4Auth")]
 
 
 # --- time and environment -------------------------------------------------------------

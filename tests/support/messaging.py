@@ -1,4 +1,5 @@
-"""Small helpers for the message-semantics integration tests (no logic of the server)."""
+"""Small helpers of the integration tests that drive ekiden through boto3 (no logic of the
+server): expecting a rejection, polling until a condition holds, reading message counts."""
 
 from __future__ import annotations
 

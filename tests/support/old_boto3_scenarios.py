@@ -6,17 +6,17 @@ Run with the interpreter of ``.venv-query`` (see the Makefile), not the dev venv
 
 Prints one JSON report on stdout (exit 0), or the error on stderr (exit 1). Botocore
 does not check SQS digests, so the script computes them from the SQS specification and
-reports both sides for ``tests/integration/test_old_boto3.py`` to compare. It imports
-nothing from the repository: it runs in an environment without ekiden or pytest.
+reports both sides for ``tests/integration/test_old_boto3.py`` to compare. It runs in an
+environment without ekiden or pytest, so from the repository it imports only
+``tests/support/sqs_digests.py``, which needs nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,25 +24,9 @@ import botocore
 import botocore.config
 from botocore.exceptions import ClientError
 
-
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def md5_of_attributes(attributes: dict[str, dict[str, Any]]) -> str:
-    def field(data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + data
-
-    digest = hashlib.md5(usedforsecurity=False)
-    for name in sorted(attributes):
-        value = attributes[name]
-        digest.update(field(name.encode("utf-8")))
-        digest.update(field(value["DataType"].encode("utf-8")))
-        if "BinaryValue" in value:
-            digest.update(b"\x02" + field(value["BinaryValue"]))
-        else:
-            digest.update(b"\x01" + field(value["StringValue"].encode("utf-8")))
-    return digest.hexdigest()
+# Run as a script, so the repository root is not on the path: put it there for ``tests``.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
 
 
 def plain(attributes: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, str]]:
@@ -137,8 +121,8 @@ class Scenarios:
             "expected": {
                 "Body": body,
                 "MD5OfMessageBody": md5_of_body(body),
-                "MD5OfMessageAttributes": md5_of_attributes(attributes),
-                "MD5OfMessageSystemAttributes": md5_of_attributes(system),
+                "MD5OfMessageAttributes": md5_of_message_attributes(attributes),
+                "MD5OfMessageSystemAttributes": md5_of_message_attributes(system),
                 "MessageAttributes": plain(attributes),
             },
             "receivedCount": len(received),
@@ -179,7 +163,7 @@ class Scenarios:
                     "Id": e["Id"],
                     "MD5OfMessageBody": md5_of_body(e["MessageBody"]),
                     "MD5OfMessageAttributes": (
-                        md5_of_attributes(e["MessageAttributes"])
+                        md5_of_message_attributes(e["MessageAttributes"])
                         if "MessageAttributes" in e
                         else None
                     ),
@@ -203,7 +187,7 @@ class Scenarios:
                     "MD5OfBody": m["MD5OfBody"],
                     "MD5OfMessageAttributes": m.get("MD5OfMessageAttributes"),
                     "computedMD5OfMessageAttributes": (
-                        md5_of_attributes(m["MessageAttributes"])
+                        md5_of_message_attributes(m["MessageAttributes"])
                         if "MessageAttributes" in m
                         else None
                     ),

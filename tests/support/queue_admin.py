@@ -4,39 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
+from tests.support.messaging import counts, eventually
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
-
-
-@dataclass
-class Rejection:
-    """What a ClientError said; filled in when the ``rejected`` block exits."""
-
-    code: str = ""
-    message: str = ""
-    status: int = 0
-
-
-@contextmanager
-def rejected(code: str, status: int = 400) -> Iterator[Rejection]:
-    """Expect the block to fail with ``code`` (the Query-style code that boto3 reports on
-    both protocols) and HTTP ``status``; yields the details for further checks."""
-    seen = Rejection()
-    with pytest.raises(ClientError) as caught:
-        yield seen
-    error = caught.value.response["Error"]
-    seen.code = error.get("Code", "")
-    seen.message = error.get("Message", "")
-    seen.status = caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
-    assert (seen.code, seen.status) == (code, status), seen.message
 
 
 def arn_of(name: str) -> str:
@@ -65,26 +38,7 @@ def redrive_policy(dlq_url: str, max_receive_count: int = 1) -> str:
 
 def message_count(sqs: Any, url: str) -> int:
     """Visible + in flight + delayed messages of a queue."""
-    found = attributes(
-        sqs,
-        url,
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    )
-    return sum(int(value) for value in found.values())
-
-
-def eventually(condition: Callable[[], Any], timeout_s: float = 20) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(0.1)
+    return sum(counts(sqs, url))
 
 
 def dead_letter(sqs: Any, source_url: str, dlq_url: str, bodies: list[str]) -> None:
@@ -97,7 +51,7 @@ def dead_letter(sqs: Any, source_url: str, dlq_url: str, bodies: list[str]) -> N
         sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return message_count(sqs, dlq_url) == len(bodies)
 
-    eventually(all_dead_lettered)
+    eventually(all_dead_lettered, timeout_s=20)
 
 
 def drain_bodies(sqs: Any, url: str, expected: int, timeout_s: float = 20) -> list[str]:

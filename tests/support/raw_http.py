@@ -3,6 +3,7 @@
 boto3 validates and serializes before anything reaches the wire, so it cannot send what
 these tests need (bad JSON, wrong member types, forged encodings). ``RawSqs`` sends exactly
 the bytes it is given over either SQS protocol and parses the answer into ``Answer``;
+``refused`` expects one request to be answered with an SQS error and logged as rejected;
 ``snapshot`` records a queue's observable state so a test can show that a rejected request
 changed nothing; ``logged`` waits until the server's log shows a line.
 """
@@ -27,6 +28,43 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 ACCOUNT_ID = "000000000000"
 _XMLNS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
+
+
+@dataclass(frozen=True)
+class SqsError:
+    """An SQS error as both protocols spell it: the Query-style ``code`` (also JSON's
+    x-amzn-query-error header), JSON's ``__type`` and the HTTP ``status``.
+
+    ``json_type`` is None for the errors these tests provoke over the Query protocol only.
+    """
+
+    code: str
+    json_type: str | None = None
+    status: int = 400
+
+
+_CORAL = "com.amazon.coral.service#"
+_SQS = "com.amazonaws.sqs#"
+MALFORMED = SqsError("MalformedQueryString", _CORAL + "SerializationException")
+MISSING_PARAMETER = SqsError("MissingParameter", _CORAL + "MissingRequiredParameterException")
+INVALID_PARAMETER_VALUE = SqsError(
+    "InvalidParameterValue", _CORAL + "InvalidParameterValueException"
+)
+INVALID_ACTION = SqsError("InvalidAction", _CORAL + "UnknownOperationException")
+INVALID_ATTRIBUTE_NAME = SqsError("InvalidAttributeName", _SQS + "InvalidAttributeName")
+INVALID_ATTRIBUTE_VALUE = SqsError("InvalidAttributeValue", _SQS + "InvalidAttributeValue")
+INVALID_MESSAGE_CONTENTS = SqsError("InvalidMessageContents", _SQS + "InvalidMessageContents")
+INVALID_BATCH_ENTRY_ID = SqsError(
+    "AWS.SimpleQueueService.InvalidBatchEntryId", _SQS + "InvalidBatchEntryId"
+)
+BATCH_ENTRY_IDS_NOT_DISTINCT = SqsError(
+    "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", _SQS + "BatchEntryIdsNotDistinct"
+)
+EMPTY_BATCH_REQUEST = SqsError(
+    "AWS.SimpleQueueService.EmptyBatchRequest", _SQS + "EmptyBatchRequest"
+)
+RECEIPT_HANDLE_IS_INVALID = SqsError("ReceiptHandleIsInvalid", _SQS + "ReceiptHandleIsInvalid", 404)
+NON_EXISTENT_QUEUE = SqsError("AWS.SimpleQueueService.NonExistentQueue")
 
 # The JSON-protocol members that the Query protocol spells as flattened lists or maps.
 _QUERY_MAPS = {"Attributes": ("Attribute", "Name", "Value"), "tags": ("Tag", "Key", "Value")}
@@ -109,6 +147,13 @@ class RawSqs:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self.session = requests.Session()
+        # (protocol, answer) of every request sent, oldest first: what ``refused`` checks.
+        self.exchanges: list[tuple[str, Answer]] = []
+
+    def _record(self, protocol: str, response: requests.Response) -> Answer:
+        answer = _answer_of(response)
+        self.exchanges.append((protocol, answer))
+        return answer
 
     def json(
         self,
@@ -124,7 +169,9 @@ class RawSqs:
             "Content-Type": JSON_CONTENT_TYPE,
             "X-Amz-Target": target if target is not None else f"AmazonSQS.{action}",
         }
-        return _answer_of(self.session.post(self.endpoint + "/", data=data, headers=headers))
+        return self._record(
+            "json", self.session.post(self.endpoint + "/", data=data, headers=headers)
+        )
 
     def query(
         self,
@@ -137,10 +184,12 @@ class RawSqs:
         """A Query-protocol request: the form in a POST body, or in the URL for GET."""
         if method == "GET":
             url = self.endpoint + path + "?" + urlencode(form or {})
-            return _answer_of(self.session.get(url))
+            return self._record("query", self.session.get(url))
         data = body if body is not None else urlencode(form or {}).encode()
         headers = {"Content-Type": FORM_CONTENT_TYPE}
-        return _answer_of(self.session.post(self.endpoint + path, data=data, headers=headers))
+        return self._record(
+            "query", self.session.post(self.endpoint + path, data=data, headers=headers)
+        )
 
     def call(self, protocol: str, action: str, params: Mapping[str, Any]) -> Answer:
         """``action`` with JSON-protocol ``params`` over ``protocol`` ("json" or "query")."""
@@ -149,26 +198,41 @@ class RawSqs:
         return self.query(to_query(action, params))
 
 
-def expect_error(
-    answer: Answer,
-    protocol: str,
-    *,
-    status: int,
-    code: str,
-    message: str,
-    json_type: str | None = None,
-) -> None:
-    """Assert ``answer`` is the SQS error (status, code, fault Sender, message) on
-    ``protocol``; ``json_type`` is the JSON ``__type`` (checked on JSON only)."""
+def expect_error(answer: Answer, protocol: str, error: SqsError, message: str) -> None:
+    """Assert ``answer`` is ``error`` (status, code, fault Sender) with ``message`` on
+    ``protocol``; JSON's ``__type`` is checked on JSON only."""
     seen = (answer.status, answer.code, answer.fault, answer.message)
-    assert seen == (status, code, "Sender", message), answer.body
+    assert seen == (error.status, error.code, "Sender", message), answer.body
     if protocol == "json":
         assert answer.headers["content-type"] == JSON_CONTENT_TYPE
-        assert answer.json() == {"__type": json_type, "message": message}
+        assert answer.json() == {"__type": error.json_type, "message": message}
     else:
         assert answer.headers["content-type"].startswith("text/xml")
         assert answer.xml().tag == "{http://queue.amazonaws.com/doc/2012-11-05/}ErrorResponse"
         assert answer.xml_text("RequestId")
+
+
+@contextmanager
+def refused(
+    server: EkidenProcess,
+    raw: RawSqs,
+    error: SqsError,
+    message: str,
+    *,
+    operation: str | None = None,
+    log: str | None = None,
+) -> Iterator[None]:
+    """Expect the block to send one request through ``raw`` that is answered with ``error``
+    and ``message`` (see ``expect_error``; over the protocol the request used), and that the
+    server logs as rejected: ``rejected <operation>: <code>: <message>`` for ``operation``
+    (``request`` where the server cannot tell the action), or else the text ``log``."""
+    assert (operation is None) != (log is None), "give either the operation or the log text"
+    with logged(server, f"rejected {operation}: {error.code}: {message}" if log is None else log):
+        sent_before = len(raw.exchanges)
+        yield
+    assert len(raw.exchanges) == sent_before + 1, "the block must send exactly one request"
+    protocol, answer = raw.exchanges[-1]
+    expect_error(answer, protocol, error, message)
 
 
 def raw_exchange(endpoint: str, data: bytes, timeout_s: float = 10.0) -> bytes:

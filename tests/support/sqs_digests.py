@@ -6,6 +6,9 @@ Neither aws-cli nor botocore check MD5OfMessageAttributes themselves.
 
 Attribute values are ``{"DataType": ..., "StringValue": str}`` or
 ``{"DataType": ..., "BinaryValue": bytes}`` (the shape of the SQS API).
+
+Standard library only: ``old_boto3_scenarios.py`` imports this module from the
+``.venv-query`` interpreter, where neither ekiden nor pytest is installed.
 """
 
 from __future__ import annotations

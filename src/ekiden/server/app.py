@@ -7,12 +7,12 @@ carries ``Action`` speaks the Query protocol; ``GET /health`` answers a liveness
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from ekiden.config import Settings
 from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
+from ekiden.core.ids import random_uuid
 from ekiden.core.services.broker import Broker, DeclaredQueue
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
@@ -69,7 +69,7 @@ class SqsApp:
         ctx = RequestContext(
             base_url=f"http://{host}" if host else self.default_base_url,
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
-            request_id=str(uuid.uuid4()),
+            request_id=random_uuid(),
         )
         target = headers.get("x-amz-target")
         if target is not None:

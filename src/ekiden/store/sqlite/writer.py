@@ -1,8 +1,10 @@
 """Group commit: one thread owns the SQLite connection and commits work in groups.
 
 Every store call becomes a small function of the connection. The writer thread takes all
-calls waiting at that moment, runs each inside its own SAVEPOINT of one transaction, then
-commits once (one fsync for the whole group) and only then resolves the callers' futures.
+calls waiting at that moment, runs them in one transaction (if one fails part-way, the
+group runs again with each call in its own SAVEPOINT, so only that call's writes are
+lost), then commits once (one fsync for the whole group) and only then resolves the
+callers' futures.
 So a reply is never sent before its effect is durable, and durability costs one fsync per
 group rather than per request.
 
@@ -120,18 +122,12 @@ class GroupCommitWriter:
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                conn.execute("SAVEPOINT job")
-                try:
-                    job.result = job.work(conn)
-                except EkidenError as exc:
-                    conn.execute("ROLLBACK TO job")
-                    job.error = exc
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    log.exception("store operation failed")
-                    job.error = exc
-                conn.execute("RELEASE job")
+            if not _run_all(conn, jobs):
+                # Some job failed part-way: start again with each job in its own
+                # savepoint, so its partial writes go and the others' stay.
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                _run_each_isolated(conn, jobs)
             conn.execute("COMMIT")
             self.groups_committed += 1
             self.jobs_committed += len(jobs)
@@ -144,6 +140,39 @@ class GroupCommitWriter:
                 job.result = None
                 job.error = ServiceUnavailable("The store could not make the change durable.")
         self._loop.call_soon_threadsafe(_resolve, jobs)
+
+
+def _run_all(conn: sqlite3.Connection, jobs: list[_Job]) -> bool:
+    """Run every job in the open transaction; False (and nothing kept) if one raised.
+
+    Nearly every group succeeds whole, and a savepoint per job costs two statements per
+    request, so the fast path has none. A job may therefore run twice (after a rollback):
+    whatever it does outside the database must be harmless to repeat.
+    """
+    for job in jobs:
+        try:
+            job.result = job.work(conn)
+        except Exception:
+            for done in jobs:
+                done.result = None
+            return False
+    return True
+
+
+def _run_each_isolated(conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    """Run each job in its own savepoint: a job that raises leaves no trace."""
+    for job in jobs:
+        conn.execute("SAVEPOINT job")
+        try:
+            job.result = job.work(conn)
+        except EkidenError as exc:
+            conn.execute("ROLLBACK TO job")
+            job.error = exc
+        except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            log.exception("store operation failed")
+            job.error = exc
+        conn.execute("RELEASE job")
 
 
 def _resolve(jobs: list[_Job]) -> None:
