@@ -121,7 +121,11 @@ def _check_attribute_value(name: str, value: AttributeValue, kind: str) -> None:
         raise InvalidParameterValue(
             f"The {kind} '{name}' must contain a non-empty message attribute type."
         )
-    if len(value.data_type) > limits.MAX_DATA_TYPE_LENGTH or not _DATA_TYPE.match(value.data_type):
+    if (
+        len(value.data_type) > limits.MAX_DATA_TYPE_LENGTH
+        or not _DATA_TYPE.match(value.data_type)
+        or first_invalid_character(value.data_type) is not None  # must survive XML
+    ):
         raise InvalidParameterValue(
             f"The type of {kind} '{name}' is invalid. You must use only the following "
             "supported type prefixes: Binary, Number, String."

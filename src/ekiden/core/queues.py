@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ekiden.core import limits
 from ekiden.core.errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 from ekiden.core.ids import parse_sqs_arn
+from ekiden.core.messages import first_invalid_character
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # \Z: "$" would allow a final newline
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,12}")
@@ -151,7 +152,7 @@ def invalid_redrive_policy(text: str, reason: str) -> InvalidParameterValue:
 def parse_redrive_policy(text: str) -> RedrivePolicy:
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _invalid("RedrivePolicy", "Invalid JSON.") from None
     if not isinstance(raw, dict):
         raise _invalid("RedrivePolicy", "Redrive policy is not a dictionary.")
@@ -189,7 +190,7 @@ def parse_redrive_policy(text: str) -> RedrivePolicy:
 def parse_redrive_allow_policy(text: str) -> RedriveAllowPolicy:
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _invalid("RedriveAllowPolicy", "Invalid JSON.") from None
     if not isinstance(raw, dict):
         raise _invalid("RedriveAllowPolicy", "Redrive allow policy is not a dictionary.")
@@ -258,15 +259,21 @@ def normalize_attributes(
             )
         result["SqsManagedSseEnabled"] = "false"
     if fifo:
-        scope = result.get("DeduplicationScope")
-        limit = result.get("FifoThroughputLimit")
-        if scope == "queue" and limit == "perMessageGroupId":
-            raise _invalid(
-                "FifoThroughputLimit",
-                "The perMessageGroupId value is allowed only when the value for "
-                "DeduplicationScope is messageGroup.",
-            )
+        check_fifo_throughput(result)
     return result
+
+
+def check_fifo_throughput(attributes: Mapping[str, str]) -> None:
+    """High-throughput FIFO (perMessageGroupId) needs per-group deduplication; checked on
+    the attributes given, and on the merged result of a change."""
+    scope = attributes.get("DeduplicationScope")
+    limit = attributes.get("FifoThroughputLimit")
+    if scope == "queue" and limit == "perMessageGroupId":
+        raise _invalid(
+            "FifoThroughputLimit",
+            "The perMessageGroupId value is allowed only when the value for "
+            "DeduplicationScope is messageGroup.",
+        )
 
 
 def _bad_value(name: str) -> InvalidAttributeValue:
@@ -276,6 +283,8 @@ def _bad_value(name: str) -> InvalidAttributeValue:
 
 
 def _normalize_one(name: str, value: str) -> str:
+    if first_invalid_character(value) is not None:
+        raise _bad_value(name)  # it could not even be returned in a Query (XML) response
     if name in _INT_RANGES:
         low, high = _INT_RANGES[name]
         # Not int(value) alone: that also takes " 7", "7_0" and non-ASCII digits.
@@ -300,7 +309,7 @@ def _normalize_one(name: str, value: str) -> str:
     if name == "Policy":
         try:
             policy = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _bad_value("Policy") from None
         if not isinstance(policy, dict):
             raise _bad_value("Policy")

@@ -193,6 +193,10 @@ class Store(Protocol):
         self, queue_id: int, changes: Sequence[VisibilityChange], now_ms: int
     ) -> list[str]: ...
 
+    async def reset_retention(self, queue_id: int, retention_ms: int) -> None:
+        """Apply a new retention period to the messages already in a queue."""
+        ...
+
     async def purge(self, queue_id: int, now_ms: int) -> int: ...
 
     async def counts(self, queue_id: int, now_ms: int) -> QueueCounts: ...
@@ -205,13 +209,19 @@ class Store(Protocol):
 
     async def update_move_task_status(
         self, task_id: str, status: str, failure_reason: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """End a RUNNING task with ``status``; a task that already ended is left as it is."""
+        ...
 
     async def move_messages(
         self, task_id: str, destination_queue_id: int | None, limit: int, now_ms: int
     ) -> int: ...
 
     async def max_seq(self, queue_id: int) -> int: ...
+
+    def healthy(self) -> bool:
+        """False once the store can no longer make changes durable (restart needed)."""
+        ...
 
     async def receipt_key(self) -> bytes:
         """The secret receipt handles are sealed with: made once, kept with the data."""

@@ -60,6 +60,7 @@ class SqsApp:
 
     def __init__(self, broker: Broker, default_base_url: str) -> None:
         self.frontend = SqsFrontend(broker)
+        self.broker = broker
         self.account_id = broker.account_id
         self.default_base_url = default_base_url
 
@@ -70,12 +71,15 @@ class SqsApp:
             base_url=f"http://{host}" if host else self.default_base_url,
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
             request_id=random_uuid(),
+            client_gone=request.closed,
         )
         target = headers.get("x-amz-target")
         if target is not None:
             wire = await self.frontend.handle_json(target, request.body, ctx)
             return _http(wire)
         if request.method == "GET" and request.path == "/health" and not request.query:
+            if not self.broker.store.healthy():
+                return HttpResponse(503, b'{"status":"failed","reason":"store"}')
             return HttpResponse(200, b'{"status":"ok"}')
         try:
             params = parse_form(request.query.encode("latin-1")) if request.query else {}

@@ -91,6 +91,7 @@ class HttpConnection(asyncio.Protocol):
         "_body_size",
         "_chunk_len",
         "_client_host",
+        "_closed",
         "_dead",
         "_eof",
         "_flush_scheduled",
@@ -115,6 +116,7 @@ class HttpConnection(asyncio.Protocol):
         self._server = server
         # Protocols are created by the loop that serves them.
         self._loop = asyncio.get_running_loop()
+        self._closed: asyncio.Future[None] = self._loop.create_future()
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[_Slot] = deque()
@@ -158,6 +160,8 @@ class HttpConnection(asyncio.Protocol):
             transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
         self._mark_dead()
         self._no_more = True
         if self._linger_handle is not None:
@@ -204,6 +208,10 @@ class HttpConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._eof = True
         self._no_more = True
+        # A client that stops sending has, in practice, given up (an SDK's read timeout
+        # closes the socket): long-running handlers learn of it now, not at the next write.
+        if not self._closed.done():
+            self._closed.set_result(None)
         # Keep the transport open (return True) only to answer what is still pending;
         # the last flush then closes it.
         return bool(self._queue) and not self._dead
@@ -290,7 +298,9 @@ class HttpConnection(asyncio.Protocol):
             path = url[:mark].decode("latin-1")
             query = url[mark + 1 :].decode("latin-1")
         body = self._body if self._body_buf is None else bytes(self._body_buf)
-        request = HttpRequest(method, path, query, self._headers, body, self._client_host)
+        request = HttpRequest(
+            method, path, query, self._headers, body, self._client_host, self._closed
+        )
 
         slot = _Slot(keep_alive, method == "HEAD", True)
         queue = self._queue

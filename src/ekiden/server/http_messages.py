@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +14,9 @@ class HttpRequest:
     ``path`` and ``query`` are the raw request target split at the first ``?``, decoded
     as latin-1 (so ``.encode("latin-1")`` gives back the exact bytes); no percent-decoding
     is applied. Header names are lower-cased; a repeated header's values are joined with
-    ``", "``. ``client_host`` is the peer address, ``""`` when unknown.
+    ``", "``. ``client_host`` is the peer address, ``""`` when unknown. ``closed``
+    completes when the client's connection is gone (a handler that waits long, such as a
+    long poll, can stop early); ``None`` where no connection stands behind the request.
     """
 
     method: str
@@ -22,6 +25,7 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes
     client_host: str
+    closed: asyncio.Future[None] | None = None
 
 
 @dataclass(slots=True)

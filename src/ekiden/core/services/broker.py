@@ -45,13 +45,7 @@ class Broker:
         """Load queues, create declared ones (idempotently), resume move tasks."""
         await self.queues.load()
         self.messages.use_receipt_key(await self.store.receipt_key())
-        # Declared queues may point at each other (RedrivePolicy): create DLQ-less ones first.
-        ordered = sorted(declared, key=lambda q: "RedrivePolicy" in q.attributes)
-        for queue in ordered:
-            try:
-                await self.queues.create(queue.name, queue.attributes, queue.tags)
-            except EkidenError as error:
-                raise ValueError(f"declared queue {queue.name!r}: {error.message}") from error
+        await self._create_declared(declared)
         await self.move_tasks.resume()
         self._sweeper = asyncio.create_task(self._sweep(), name="retention-sweeper")
 
@@ -63,8 +57,37 @@ class Broker:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
 
+    async def _create_declared(self, declared: Sequence[DeclaredQueue]) -> None:
+        """Create declared queues, each after the dead-letter queue it names (chains of
+        any depth, in any order in the file)."""
+        pending = list(declared)
+        while pending:
+            waiting: list[DeclaredQueue] = []
+            for queue in pending:
+                if self._names_missing_dlq(queue, pending):
+                    waiting.append(queue)
+                else:
+                    await self._create_one(queue)
+            if len(waiting) == len(pending):  # a cycle: let the first one report it
+                await self._create_one(waiting.pop(0))
+            pending = waiting
+
+    async def _create_one(self, queue: DeclaredQueue) -> None:
+        try:
+            await self.queues.create(queue.name, queue.attributes, queue.tags)
+        except EkidenError as error:
+            raise ValueError(f"declared queue {queue.name!r}: {error.message}") from error
+
+    def _names_missing_dlq(self, queue: DeclaredQueue, pending: Sequence[DeclaredQueue]) -> bool:
+        """Whether ``queue``'s RedrivePolicy names a queue still waiting to be created."""
+        text = queue.attributes.get("RedrivePolicy", "")
+        return any(other is not queue and f':{other.name}"' in text for other in pending)
+
     async def _sweep(self) -> None:
         while True:
+            if not self.store.healthy():
+                await asyncio.sleep(_SWEEP_INTERVAL_S)  # nothing can be deleted; the log
+                continue  # already says why, once
             try:
                 while await self.store.expire(self.clock.now_ms()):
                     pass

@@ -99,6 +99,9 @@ class ReceiveOptions:
     system_attribute_names: Sequence[str] = ()
     message_attribute_names: Sequence[str] = ()
     attempt_id: str | None = None
+    # Completed when the receiver has gone away (its connection closed): a long poll then
+    # stops instead of claiming messages nobody will get.
+    abandoned: asyncio.Future[None] | None = None
 
 
 @dataclass(slots=True)
@@ -248,7 +251,10 @@ class MessageService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         attempt_id = options.attempt_id if settings.is_fifo else None
+        abandoned = options.abandoned
         while True:
+            if abandoned is not None and abandoned.done():
+                return []
             woken = self.waiters.watch(queue.queue_id)
             now_ms = self.clock.now_ms()
             result = await self.store.claim(
@@ -271,7 +277,7 @@ class MessageService:
                 return []
             if result.next_visible_at_ms is not None:
                 remaining = min(remaining, max(result.next_visible_at_ms - now_ms, 1) / 1000)
-            await QueueWaiters.wait(woken, remaining)
+            await QueueWaiters.wait(woken, remaining, abandoned)
 
     async def _dead_letter_target(self, queue: Queue) -> DeadLetterTarget | None:
         policy = queue.settings.redrive
@@ -412,8 +418,9 @@ class MessageService:
                         "invalid. Reason: Total VisibilityTimeout for the message is beyond "
                         "the limit [43200 seconds]"
                     )
-            if any(change.visibility_s == 0 for change in valid):
-                self.waiters.notify(queue.queue_id)
+            # A shortened timeout may have made a message visible sooner than a waiting
+            # receive planned to look again: let it look now.
+            self.waiters.notify(queue.queue_id)
         return results
 
 

@@ -39,7 +39,7 @@ def decode_task_handle(handle: str) -> tuple[str, str] | None:
     """The (task id, source ARN) a handle names, or ``None`` if it does not decode."""
     try:
         raw = json.loads(base64.b64decode(handle.encode(), validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeError, RecursionError):
         return None
     if not isinstance(raw, dict):
         return None
@@ -66,8 +66,16 @@ class MoveTaskService:
         self.queues = queues
         self.waiters = waiters
         self._runners: dict[str, asyncio.Task[None]] = {}
+        self._start_lock = asyncio.Lock()
 
     async def start(
+        self, source_arn: str, destination_arn: str | None, rate_per_s: int | None
+    ) -> MoveTaskRecord:
+        """Start moving a DLQ's messages; one running task per source at a time."""
+        async with self._start_lock:  # the "already running" check and the insert together
+            return await self._start(source_arn, destination_arn, rate_per_s)
+
+    async def _start(
         self, source_arn: str, destination_arn: str | None, rate_per_s: int | None
     ) -> MoveTaskRecord:
         _check_arn_format(source_arn, "SourceArn")

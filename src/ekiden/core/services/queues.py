@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ekiden.core import limits
 from ekiden.core.clock import Clock
@@ -20,10 +22,12 @@ from ekiden.core.errors import (
     QueueNameExists,
 )
 from ekiden.core.ids import parse_sqs_arn, queue_arn
+from ekiden.core.messages import first_invalid_character
 from ekiden.core.queues import (
     COMPUTED_ATTRIBUTES,
     READABLE_ATTRIBUTES,
     QueueSettings,
+    check_fifo_throughput,
     check_queue_name,
     default_attributes,
     invalid_redrive_policy,
@@ -55,6 +59,22 @@ class Page:
     next_token: str | None
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_config_change_at_a_time(
+    method: Callable[Concatenate[QueueService, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[QueueService, P], Coroutine[Any, Any, R]]:
+    async def serialized(service: QueueService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with service._config_lock:
+            return await method(service, *args, **kwargs)
+
+    serialized.__doc__ = method.__doc__
+    serialized.__name__ = method.__name__
+    return serialized
+
+
 class QueueService:
     """Queue-level operations. Holds a cache of queue records (this process owns the store)."""
 
@@ -65,6 +85,10 @@ class QueueService:
         self.region = region
         self._by_name: dict[str, Queue] = {}
         self._by_id: dict[int, Queue] = {}
+        # Configuration changes read the cached record, then write whole attribute and tag
+        # maps back: one at a time, or two concurrent changes would undo each other (and
+        # two CreateQueue calls of one name would both try to insert it).
+        self._config_lock = asyncio.Lock()
 
     def arn_of(self, name: str) -> str:
         return queue_arn(self.region, self.account_id, name)
@@ -121,6 +145,7 @@ class QueueService:
 
     # --- create / delete -------------------------------------------------------------
 
+    @_one_config_change_at_a_time
     async def create(
         self, name: str, attributes: Mapping[str, str], tags: Mapping[str, str]
     ) -> Queue:
@@ -148,6 +173,7 @@ class QueueService:
         record = await self.store.create_queue(name, fifo, stored, dict(tags), self.clock.now_ms())
         return self._wrap(record)
 
+    @_one_config_change_at_a_time
     async def delete(self, name: str) -> None:
         queue = await self.get(name)
         await self.store.delete_queue(queue.queue_id)
@@ -215,6 +241,7 @@ class QueueService:
             values["ApproximateNumberOfMessagesDelayed"] = str(counts.delayed)
         return {key: values[key] for key in sorted(wanted) if key in values}
 
+    @_one_config_change_at_a_time
     async def set_attributes(self, name: str, attributes: Mapping[str, str]) -> None:
         queue = await self.get(name)
         if not attributes:
@@ -227,11 +254,16 @@ class QueueService:
             else:
                 merged[key] = value
         merged.pop("FifoQueue", None)
+        if queue.record.is_fifo:
+            check_fifo_throughput(merged)
         await self._check_redrive(name, queue.record.is_fifo, merged)
         await self.store.update_queue(
             queue.queue_id, merged, queue.record.tags, self.clock.now_ms()
         )
-        await self._reload(queue)
+        updated = await self._reload(queue)
+        if updated.settings.retention_s != queue.settings.retention_s:
+            # A new retention period applies to the messages already in the queue.
+            await self.store.reset_retention(queue.queue_id, updated.settings.retention_s * 1000)
 
     async def _check_redrive(self, name: str, fifo: bool, attributes: Mapping[str, str]) -> None:
         text = attributes.get("RedrivePolicy")
@@ -267,6 +299,7 @@ class QueueService:
     async def list_tags(self, name: str) -> dict[str, str]:
         return dict((await self.get(name)).record.tags)
 
+    @_one_config_change_at_a_time
     async def tag(self, name: str, tags: Mapping[str, str]) -> None:
         queue = await self.get(name)
         if not tags:
@@ -278,6 +311,7 @@ class QueueService:
         )
         await self._reload(queue)
 
+    @_one_config_change_at_a_time
     async def untag(self, name: str, keys: Sequence[str]) -> None:
         queue = await self.get(name)
         if not keys:
@@ -290,6 +324,7 @@ class QueueService:
 
     # --- permissions -----------------------------------------------------------------
 
+    @_one_config_change_at_a_time
     async def add_permission(
         self, name: str, label: str, account_ids: Sequence[str], actions: Sequence[str]
     ) -> None:
@@ -329,6 +364,7 @@ class QueueService:
         )
         await self._store_policy(queue, policy)
 
+    @_one_config_change_at_a_time
     async def remove_permission(self, name: str, label: str) -> None:
         queue = await self.get(name)
         policy = _load_policy(queue)
@@ -354,6 +390,7 @@ class QueueService:
 
     # --- purge -----------------------------------------------------------------------
 
+    @_one_config_change_at_a_time
     async def purge(self, name: str) -> None:
         queue = await self.get(name)
         now = self.clock.now_ms()
@@ -435,6 +472,8 @@ def _check_tags(tags: Mapping[str, str]) -> None:
             raise InvalidParameterValue(
                 f"Tag value must be at most {limits.MAX_TAG_VALUE_LENGTH} characters."
             )
+        if first_invalid_character(key) is not None or first_invalid_character(value) is not None:
+            raise InvalidParameterValue("Tag keys and values must be valid Unicode text.")
 
 
 def _paginate(names: list[str], max_results: int | None, next_token: str | None) -> Page:

@@ -11,6 +11,7 @@ waking at the next ``visible_at`` the store reports, so nobody polls.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
 
 
 class QueueWaiters:
@@ -49,12 +50,20 @@ class QueueWaiters:
         return self._closed
 
     @staticmethod
-    async def wait(future: asyncio.Future[None], timeout_s: float) -> bool:
-        """Wait for ``future`` up to ``timeout_s``; True when woken, False on timeout."""
+    async def wait(
+        future: asyncio.Future[None],
+        timeout_s: float,
+        abandoned: asyncio.Future[None] | None = None,
+    ) -> bool:
+        """Wait for ``future`` up to ``timeout_s`` (or until ``abandoned`` completes);
+        True when woken, False otherwise. Neither future is cancelled: both are shared."""
         if timeout_s <= 0:
             return future.done()
-        try:
-            await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        if abandoned is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout_s)
+            except TimeoutError:
+                return False
+            return True
+        await asyncio.wait({future, abandoned}, timeout=timeout_s, return_when=FIRST_COMPLETED)
+        return future.done()

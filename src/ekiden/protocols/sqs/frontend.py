@@ -63,9 +63,11 @@ class SqsFrontend:
             result = await self._dispatch(action, data, ctx)
         except EkidenError as error:
             return self._json_error(action or target, error, ctx)
-        except Exception as error:  # a bug of ours: log it, answer InternalFailure
+        except Exception:  # a bug of ours: log it, answer InternalFailure
             log.exception("%s failed", action)
-            return self._json_error(action, InternalFailure(f"Internal error: {error}"), ctx)
+            return self._json_error(
+                action, InternalFailure("We encountered an internal error. Please try again."), ctx
+            )
         return WireResponse(
             200,
             orjson.dumps(result if result is not None else {}),
@@ -89,9 +91,11 @@ class SqsFrontend:
             body = encode_query_response(self.model, action, result, ctx.request_id)
         except EkidenError as error:
             return self._query_error(action, error, ctx)
-        except Exception as error:
+        except Exception:
             log.exception("%s failed", action)
-            return self._query_error(action, InternalFailure(f"Internal error: {error}"), ctx)
+            return self._query_error(
+                action, InternalFailure("We encountered an internal error. Please try again."), ctx
+            )
         return WireResponse(200, body, XML_CONTENT_TYPE, [("x-amzn-RequestId", ctx.request_id)])
 
     def reject_query(self, error: EkidenError, ctx: RequestContext) -> WireResponse:
@@ -127,6 +131,11 @@ class SqsFrontend:
         )
 
 
+def _internal_failure() -> InternalFailure:
+    # The traceback is in the log; the client gets no internals.
+    return InternalFailure("We encountered an internal error. Please try again.")
+
+
 def _load_json(body: bytes) -> Any:
     """The JSON document of a request body; raises ``MalformedRequest``.
 
@@ -154,20 +163,30 @@ def _no_constant(name: str) -> Any:
 
 
 def _surrogates_only_in_bodies(data: Any) -> bool:
-    pending: list[tuple[str, Any]] = [("", data)]  # iterative: data may nest deeply
+    """True when lone surrogates appear only in ``MessageBody`` of the request or of its
+    batch ``Entries`` (where the message checks reject them with SQS's own error)."""
+    # Iterative, since data may nest deeply; each item says whether it is a body.
+    pending: list[tuple[Any, bool]] = [(data, False)]
     while pending:
-        key, value = pending.pop()
+        value, is_body = pending.pop()
         if isinstance(value, str):
-            if key != "MessageBody" and _SURROGATE.search(value) is not None:
+            if not is_body and _SURROGATE.search(value) is not None:
                 return False
         elif isinstance(value, dict):
             for name, item in value.items():
                 if _SURROGATE.search(name) is not None:
                     return False
-                pending.append((name, item))
+                pending.append((item, name == "MessageBody" and _is_body_holder(data, value)))
         elif isinstance(value, list):
-            pending.extend(("", item) for item in value)
+            pending.extend((item, False) for item in value)
     return True
+
+
+def _is_body_holder(root: Any, holder: dict[str, Any]) -> bool:
+    if holder is root:
+        return True
+    entries = root.get("Entries") if isinstance(root, dict) else None
+    return isinstance(entries, list) and any(entry is holder for entry in entries)
 
 
 def _path_names_queue(path: str) -> bool:

@@ -6,6 +6,7 @@ they return. Result dicts use the member names of the SQS service model.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class RequestContext:
     base_url: str  # scheme://host[:port] as the client addressed us
     sender_id: str
     request_id: str
+    client_gone: asyncio.Future[None] | None = None  # completes if the client disconnects
 
 
 Handler = Callable[[Broker, RequestContext, Any], Awaitable[Result]]
@@ -256,6 +258,7 @@ async def receive_message(b: Broker, ctx: RequestContext, r: s.ReceiveMessageReq
         ],
         message_attribute_names=r.message_attribute_names or [],
         attempt_id=r.receive_request_attempt_id,
+        abandoned=ctx.client_gone,
     )
     messages = await b.messages.receive(_name(r.queue_url), options)
     return {"Messages": [_message(m) for m in messages]} if messages else {}

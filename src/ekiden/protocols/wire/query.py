@@ -34,7 +34,8 @@ from ekiden.protocols.wire.model import MemberRef, ServiceModel
 __all__ = ["decode_query", "parse_form"]
 
 _PLUS, _PERCENT, _BACKSLASH = ord("+"), ord("%"), ord("\\")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_MAX_INDEX_DIGITS = 9  # list and map entries are numbered 1..N; nothing needs more
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")  # longer is no 64-bit number anyway
 _INT_RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
@@ -204,7 +205,11 @@ def _indexed(node: _Node, wrapper: str | None) -> list[tuple[str, _Node]]:
         if inner is None:
             return []
         node = inner
-    numbered = [(k, c) for k, c in node.items() if k is not None and k.isdigit() and k.isascii()]
+    numbered = [
+        (k, c)
+        for k, c in node.items()
+        if k is not None and k.isdigit() and k.isascii() and len(k) <= _MAX_INDEX_DIGITS
+    ]
     if len(numbered) > 1:
         numbered.sort(key=_index_order)
     return numbered

@@ -95,7 +95,7 @@ class Claim:
         while len(self.delivered) < req.max_messages:
             groups = self.conn.execute(
                 "SELECT group_id FROM fifo_groups WHERE queue_id = ? AND available_at_ms <= ? "
-                "ORDER BY head_seq LIMIT ?",
+                "ORDER BY available_at_ms, head_seq LIMIT ?",
                 (req.queue_id, req.now_ms, len(served) + 1),
             ).fetchall()
             group_id = next((g for (g,) in groups if g not in served), None)
@@ -267,19 +267,30 @@ def move_message(
             conn.execute("UPDATE messages SET group_id = '' WHERE seq = ?", (new_seq,))
 
 
+# A claim hands out a contiguous run of a group from its head, at most a batch, and the
+# group stays blocked until that run is done: so every in-flight message of a group lies
+# within this many rows of its head.
+_GROUP_PREFIX_ROWS = 32
+
+
 def refresh_group(conn: sqlite3.Connection, queue_id: int, group_id: str) -> None:
-    """Recompute a FIFO group's head: the group is available when its oldest message is."""
-    head = conn.execute(
-        "SELECT seq, visible_at_ms FROM messages WHERE queue_id = ? AND group_id = ? "
-        "ORDER BY seq LIMIT 1",
-        (queue_id, group_id),
-    ).fetchone()
-    if head is None:
+    """Recompute when a FIFO group is next available: when its oldest message is visible
+    and none of its messages is in flight any more."""
+    prefix = conn.execute(
+        "SELECT seq, visible_at_ms, receive_count FROM messages "
+        "WHERE queue_id = ? AND group_id = ? ORDER BY seq LIMIT ?",
+        (queue_id, group_id, _GROUP_PREFIX_ROWS),
+    ).fetchall()
+    if not prefix:
         conn.execute(
             "DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?", (queue_id, group_id)
         )
-    else:
-        conn.execute(
-            "INSERT OR REPLACE INTO fifo_groups VALUES (?, ?, ?, ?)",
-            (queue_id, group_id, head[0], head[1]),
-        )
+        return
+    head_seq, available_at, _ = prefix[0]
+    for _seq, visible_at, receive_count in prefix[1:]:
+        if receive_count > 0 and visible_at > available_at:
+            available_at = visible_at  # a later message still in flight holds the group
+    conn.execute(
+        "INSERT OR REPLACE INTO fifo_groups VALUES (?, ?, ?, ?)",
+        (queue_id, group_id, head_seq, available_at),
+    )

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 
+from ekiden.core.errors import QueueDoesNotExist
 from ekiden.core.ids import ReceiptRef, format_sequence_number
 from ekiden.core.rules import dedup, visibility
 from ekiden.core.storage import (
@@ -107,6 +108,9 @@ class SqliteStore:
 
     async def _run(self, work: Any, *args: Any) -> Any:
         return await self._writer.submit(lambda conn: work(conn, *args))
+
+    def healthy(self) -> bool:
+        return not self._writer.failed
 
     async def receipt_key(self) -> bytes:
         def work(conn: sqlite3.Connection) -> bytes:
@@ -211,6 +215,8 @@ class SqliteStore:
         is_fifo = queue.is_fifo
 
         def work(conn: sqlite3.Connection) -> list[EnqueueOutcome]:
+            if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
+                raise QueueDoesNotExist()  # deleted while this send was on its way
             outcomes: list[EnqueueOutcome] = []
             added = 0
             for message in messages:
@@ -364,6 +370,21 @@ class SqliteStore:
         result: list[str] = await self._writer.submit(work)
         return result
 
+    async def reset_retention(self, queue_id: int, retention_ms: int) -> None:
+        """Re-derive every message's expiry from its send time and a new retention period.
+
+        One statement over the queue's rows (through the per-queue index): a retention
+        change is rare, and doing it whole keeps every message's expiry consistent.
+        """
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE messages SET expires_ms = sent_ms + ? WHERE queue_id = ?",
+                (retention_ms, queue_id),
+            )
+
+        await self._writer.submit(work)
+
     async def purge(self, queue_id: int, now_ms: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
             cursor = conn.execute("DELETE FROM messages WHERE queue_id = ?", (queue_id,))
@@ -471,8 +492,11 @@ class SqliteStore:
         self, task_id: str, status: str, failure_reason: str | None = None
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            # Only a running task changes state: a cancel racing the last step must not
+            # turn a COMPLETED task into CANCELLED.
             conn.execute(
-                "UPDATE move_tasks SET status = ?, failure_reason = ? WHERE task_id = ?",
+                "UPDATE move_tasks SET status = ?, failure_reason = ? "
+                "WHERE task_id = ? AND status = 'RUNNING'",
                 (status, failure_reason, task_id),
             )
 
@@ -496,7 +520,8 @@ class SqliteStore:
             source_id, max_seq, _ = task_row
             rows = conn.execute(
                 "SELECT seq, dlq_source_queue_id, group_id FROM messages "
-                "WHERE queue_id = ? AND seq <= ? ORDER BY seq LIMIT ?",
+                # Walks the per-queue visibility index: no scan or sort of the whole DLQ.
+                "WHERE queue_id = ? AND seq <= ? ORDER BY visible_at_ms LIMIT ?",
                 (source_id, max_seq, limit),
             ).fetchall()
             moved = 0

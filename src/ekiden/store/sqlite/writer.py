@@ -63,6 +63,11 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="ekiden-store", daemon=True)
         self._thread.start()
 
+    @property
+    def failed(self) -> bool:
+        """True after a commit failed: the writer refuses work until the store reopens."""
+        return self._failed is not None
+
     def submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Schedule ``work``; the future resolves after the group holding it is durable."""
         future: asyncio.Future[T] = self._loop.create_future()
