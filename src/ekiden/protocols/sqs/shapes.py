@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 import types
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
@@ -212,6 +213,9 @@ def _wire_name(py_name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in py_name.split("_"))
 
 
+Converter = Callable[[Any, str], Any]
+
+
 @cache
 def _plan(cls: Any) -> list[tuple[str, str, Any, bool]]:
     """(python name, wire name, type, required) for each field of a shape class."""
@@ -224,6 +228,13 @@ def _plan(cls: Any) -> list[tuple[str, str, Any, bool]]:
     return plan
 
 
+@cache
+def _compiled(cls: Any) -> list[tuple[str, str, Converter, bool]]:
+    """The plan with each type turned into its converter, once per class: decoding is on
+    every request's path, so type inspection happens here, not per member per request."""
+    return [(name, wire, _converter(kind), required) for name, wire, kind, required in _plan(cls)]
+
+
 def decode(cls: type[T], data: Any, path: str = "") -> T:
     """Build ``cls`` from a JSON-shaped dict, raising AWS-shaped errors for bad input.
 
@@ -234,60 +245,88 @@ def decode(cls: type[T], data: Any, path: str = "") -> T:
     if not isinstance(data, dict):
         raise type_error(data, "Structure")
     values: dict[str, Any] = {}
-    plan: list[tuple[str, str, Any, bool]] = _plan(cast(Any, cls))
-    for py_name, wire, kind, required in plan:
+    for py_name, wire, convert, required in _compiled(cast(Any, cls)):
         raw = data.get(wire)
         if raw is None:
             if required:
                 raise MissingParameter(f"The request must contain the parameter {path}{wire}.")
             continue
-        values[py_name] = _convert(kind, raw, f"{path}{wire}")
+        values[py_name] = convert(raw, f"{path}{wire}")
     return cls(**values)
 
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
-def _convert(kind: Any, raw: Any, path: str) -> Any:
+def _string(raw: Any, path: str) -> Any:
+    if isinstance(raw, str):
+        return raw
+    raise type_error(raw, "String")
+
+
+def _boolean(raw: Any, path: str) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    raise type_error(raw, "Boolean")
+
+
+def _integer(raw: Any, path: str) -> Any:
+    if isinstance(raw, int) and not isinstance(raw, bool) and _INT32_MIN <= raw <= _INT32_MAX:
+        return raw
+    raise type_error(raw, "Integer")
+
+
+def _blob(raw: Any, path: str) -> Any:
+    if not isinstance(raw, str):
+        raise type_error(raw, "Blob")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidParameterValue(
+            f"Value for parameter {path} is invalid. Reason: not valid base64."
+        ) from None
+
+
+_SCALARS: dict[Any, Converter] = {str: _string, bool: _boolean, int: _integer, bytes: _blob}
+
+
+@cache
+def _converter(kind: Any) -> Converter:
+    """The function that checks and converts one JSON value of type ``kind``."""
     origin = get_origin(kind)
     if origin in (Union, types.UnionType):
         inner = [a for a in get_args(kind) if a is not type(None)]
-        return _convert(inner[0], raw, path)
-    if kind is str:
-        if isinstance(raw, str):
-            return raw
-        raise type_error(raw, "String")
-    if kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        raise type_error(raw, "Boolean")
-    if kind is int:
-        if isinstance(raw, int) and not isinstance(raw, bool) and _INT32_MIN <= raw <= _INT32_MAX:
-            return raw
-        raise type_error(raw, "Integer")
-    if kind is bytes:
-        if not isinstance(raw, str):
-            raise type_error(raw, "Blob")
-        try:
-            return base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidParameterValue(
-                f"Value for parameter {path} is invalid. Reason: not valid base64."
-            ) from None
+        return _converter(inner[0])
+    scalar = _SCALARS.get(kind)
+    if scalar is not None:
+        return scalar
     if origin is list:
-        if not isinstance(raw, list):
-            raise type_error(raw, "List")
-        (element,) = get_args(kind)
-        return [_convert(element, item, f"{path}.{i + 1}") for i, item in enumerate(raw)]
+        (element_kind,) = get_args(kind)
+        element = _converter(element_kind)
+
+        def convert_list(raw: Any, path: str) -> Any:
+            if not isinstance(raw, list):
+                raise type_error(raw, "List")
+            return [element(item, f"{path}.{i + 1}") for i, item in enumerate(raw)]
+
+        return convert_list
     if origin is dict:
-        if not isinstance(raw, dict):
-            raise type_error(raw, "Map")
         _, value_kind = get_args(kind)
-        return {
-            str(key): _convert(value_kind, value, f"{path}.{key}.") for key, value in raw.items()
-        }
+        value_converter = _converter(value_kind)
+
+        def convert_map(raw: Any, path: str) -> Any:
+            if not isinstance(raw, dict):
+                raise type_error(raw, "Map")
+            return {str(k): value_converter(v, f"{path}.{k}.") for k, v in raw.items()}
+
+        return convert_map
     if isinstance(kind, type):
-        return decode(kind, raw, f"{path}." if not path.endswith(".") else path)
+        structure = kind
+
+        def convert_structure(raw: Any, path: str) -> Any:
+            return decode(structure, raw, path if path.endswith(".") else f"{path}.")
+
+        return convert_structure
     raise TypeError(f"unsupported shape member type {kind!r}")  # a bug in this module
 
 
