@@ -55,6 +55,8 @@ MessageAttributes = Mapping[str, AttributeValue]
 
 def first_invalid_character(text: str) -> str | None:
     """The first character SQS does not allow in a body, or ``None``."""
+    if text.isascii() and text.isprintable():
+        return None  # the common case, decided in C without the regex
     found = _INVALID_CHAR.search(text)
     return found.group(0) if found else None
 
