@@ -266,8 +266,8 @@ def normalize_attributes(
 def check_fifo_throughput(attributes: Mapping[str, str]) -> None:
     """High-throughput FIFO (perMessageGroupId) needs per-group deduplication; checked on
     the attributes given, and on the merged result of a change."""
-    scope = attributes.get("DeduplicationScope")
-    limit = attributes.get("FifoThroughputLimit")
+    scope = attributes.get("DeduplicationScope", "queue")  # the defaults count too
+    limit = attributes.get("FifoThroughputLimit", "perQueue")
     if scope == "queue" and limit == "perMessageGroupId":
         raise _invalid(
             "FifoThroughputLimit",

@@ -181,7 +181,15 @@ def test_boolean_attributes_reject_anything_else(value: str) -> None:
     ],
 )
 def test_a_fifo_choice_attribute_accepts_its_choices(name: str, value: str) -> None:
-    assert fifo({name: value}) == {name: value}
+    given = {name: value}
+    if value == "perMessageGroupId":  # only valid with per-group deduplication
+        given["DeduplicationScope"] = "messageGroup"
+    assert fifo(given) == given
+
+
+def test_per_message_group_throughput_with_the_default_queue_scope_is_rejected() -> None:
+    with pytest.raises(InvalidAttributeValue, match="perMessageGroupId"):
+        fifo({"FifoThroughputLimit": "perMessageGroupId"})
 
 
 @pytest.mark.parametrize(

@@ -245,12 +245,22 @@ def move_message(
     dead_letter_source: int | None = None,
 ) -> None:
     """Re-insert a message at the tail of another queue (new row, so FIFO order holds)."""
+    # A FIFO dead-letter queue restarts the retention clock on arrival; remember where.
+    retention_start = now_ms if dead_letter_source is not None and to_queue in fifo_queues else None
     cursor = conn.execute(
         f"INSERT INTO messages (queue_id, {_COPY_COLUMNS}, expires_ms, visible_at_ms, "
-        "receive_count, dlq_source_queue_id) "
+        "receive_count, dlq_source_queue_id, retention_start_ms) "
         f"SELECT ?, {_COPY_COLUMNS}, COALESCE(?, expires_ms), ?, "
-        "CASE WHEN ? IS NULL THEN 0 ELSE receive_count END, ? FROM messages WHERE seq = ?",
-        (to_queue, expires_ms, now_ms, dead_letter_source, dead_letter_source, seq),
+        "CASE WHEN ? IS NULL THEN 0 ELSE receive_count END, ?, ? FROM messages WHERE seq = ?",
+        (
+            to_queue,
+            expires_ms,
+            now_ms,
+            dead_letter_source,
+            dead_letter_source,
+            retention_start,
+            seq,
+        ),
     )
     new_seq = int(cursor.lastrowid or 0)
     conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))

@@ -143,6 +143,11 @@ MIGRATIONS: tuple[str, ...] = (
         value BLOB NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 4: where a message's retention clock starts when that is not its send time (a FIFO
+    #    dead-letter queue restarts it on arrival); NULL means sent_ms.
+    """
+    ALTER TABLE messages ADD COLUMN retention_start_ms INTEGER;
+    """,
 )
 
 

@@ -383,7 +383,8 @@ class SqliteStore:
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE messages SET expires_ms = sent_ms + ? WHERE queue_id = ?",
+                "UPDATE messages SET expires_ms = COALESCE(retention_start_ms, sent_ms) + ? "
+                "WHERE queue_id = ?",
                 (retention_ms, queue_id),
             )
 
@@ -522,10 +523,15 @@ class SqliteStore:
             if task_row is None or task_row[2] != "RUNNING":
                 return 0
             source_id, max_seq, _ = task_row
+            # Both orders walk an index (no scan or sort of the whole DLQ). FIFO order only
+            # holds within a group, so a FIFO DLQ moves group by group, oldest first.
+            if source_id in self._fifo_queues:
+                order = "AND group_id IS NOT NULL ORDER BY group_id, seq"
+            else:
+                order = "ORDER BY visible_at_ms"
             rows = conn.execute(
                 "SELECT seq, dlq_source_queue_id, group_id FROM messages "
-                # Walks the per-queue visibility index: no scan or sort of the whole DLQ.
-                "WHERE queue_id = ? AND seq <= ? ORDER BY visible_at_ms LIMIT ?",
+                f"WHERE queue_id = ? AND seq <= ? {order} LIMIT ?",
                 (source_id, max_seq, limit),
             ).fetchall()
             moved = 0
