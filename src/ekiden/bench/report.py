@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from ekiden.bench.options import BenchOptions
 from ekiden.bench.runner import EndpointRun
 
@@ -175,6 +177,15 @@ class Report:
             ],
             "summary": self.summary(),
         }
+
+    def json_bytes(self) -> bytes:
+        """:meth:`to_json` as indented JSON, each histogram's buckets kept on one line."""
+        data = self.to_json()
+        for run in data["runs"]:
+            for phase in run["phases"]:
+                for histogram in phase["histograms_us"].values():
+                    histogram["buckets"] = orjson.Fragment(orjson.dumps(histogram["buckets"]))
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 
     def text(self) -> str:
         options, client, machine = self.options, self.client(), self.machine

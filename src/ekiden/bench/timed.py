@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any
 
@@ -47,7 +48,7 @@ async def _consume(
     phase: Phase,
     channel: Channel,
     deleter: Channel,
-    on_messages: Any,
+    on_messages: Callable[[list[dict[str, Any]], int], None],
 ) -> None:
     """Receive until the channel is closed; hand each batch to ``on_messages(list, now)``."""
     state = phase.state

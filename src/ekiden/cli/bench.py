@@ -196,8 +196,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"ekiden bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Imported here so that `ekiden --help` and `ekiden serve` do not load the client.
-    import orjson
-
     from ekiden.bench.progress import Progress
     from ekiden.bench.report import Report, machine_info
     from ekiden.bench.runner import BenchError, Runner
@@ -217,7 +215,6 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(report.text())
     sys.stdout.flush()
     if options.json_path:
-        data = orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2)
         with open(options.json_path, "wb") as out:
-            out.write(data + b"\n")
+            out.write(report.json_bytes())
     return 0

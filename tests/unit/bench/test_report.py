@@ -95,6 +95,14 @@ def test_the_json_report_has_every_part_a_later_comparison_needs() -> None:
     assert PhaseResult.from_dict(first).messages == 5000  # histograms included, mergeable
 
 
+def test_the_json_file_is_the_json_report_with_compact_histograms() -> None:
+    report = compared_report()
+    written = report.json_bytes()
+    assert orjson.loads(written) == orjson.loads(orjson.dumps(report.to_json()))
+    assert b'"buckets": [[' in written  # one line per histogram, not one per bucket
+    assert written.endswith(b"}\n")
+
+
 def test_the_summary_gives_medians_per_endpoint_and_their_ratio() -> None:
     summary = compared_report().summary()
     assert summary["median"]["A"]["send"]["msgs_per_s"] == 1000
