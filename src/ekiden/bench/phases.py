@@ -25,12 +25,12 @@ from typing import Any, Final
 import orjson
 
 from ekiden.bench.http import Channel, ChannelClosed, ConnectionFailed, Response
+from ekiden.bench.options import BATCH_SIZE
 from ekiden.bench.sqs import EndpointConfig, RequestBuilder, error_kind
 from ekiden.bench.worker import WorkerState
 
 __all__ = ["Messages", "Phase"]
 
-BATCH: Final = 10
 DRAIN_WAIT_S: Final = 1
 EMPTY_RECEIVES_TO_STOP: Final = 2
 LONG_POLL_WAIT_S: Final = 20
@@ -156,7 +156,7 @@ class Phase:
         state, result, messages = self.state, self.state.result, self.messages
         batch = self.spec.kind == "send-batch"
         action = "SendMessageBatch" if batch else "SendMessage"
-        most = BATCH if batch else 1
+        most = BATCH_SIZE if batch else 1
         histogram = result.histogram(action)
         # Standard queues without signing send the very same bytes every time.
         full = None
@@ -201,7 +201,7 @@ class Phase:
         empties = 0
         while not state.target_reached():
             # Reserve up to 10 of the quota; what the receive does not fill is given back.
-            n = state.take(BATCH)
+            n = state.take(BATCH_SIZE)
             if n == 0:
                 return
             receive = {"MaxNumberOfMessages": n, "WaitTimeSeconds": DRAIN_WAIT_S}

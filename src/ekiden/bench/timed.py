@@ -26,9 +26,8 @@ from typing import Any
 import orjson
 
 from ekiden.bench.http import Channel, ChannelClosed, ConnectionFailed, Response
-from ekiden.bench.options import LATENCY_STAMP_BYTES
+from ekiden.bench.options import BATCH_SIZE, LATENCY_STAMP_BYTES
 from ekiden.bench.phases import (
-    BATCH,
     LONG_POLL_GAP_S,
     LONG_POLL_WAIT_S,
     LOST_AFTER_S,
@@ -39,7 +38,7 @@ from ekiden.bench.sqs import error_kind
 __all__ = ["run_latency", "run_long_poll"]
 
 _RECEIVE = {
-    "MaxNumberOfMessages": BATCH,
+    "MaxNumberOfMessages": BATCH_SIZE,
     "WaitTimeSeconds": LONG_POLL_WAIT_S,
 }
 

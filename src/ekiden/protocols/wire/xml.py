@@ -274,12 +274,12 @@ def _map_writer(
     entry_open, entry_close = (open_tag, close_tag) if flattened else ("<entry>", "</entry>")
     key_type = model.shape(shape.key.shape).type
     value_shape = model.shape(shape.value.shape)
+    head, middle, tail = (
+        f"{entry_open}<{key_tag}>",
+        f"</{key_tag}><{value_tag}>",
+        f"</{value_tag}>{entry_close}",
+    )
     if key_type in _TEXT_KINDS and value_shape.type in _TEXT_KINDS:
-        head, middle, tail = (
-            f"{entry_open}<{key_tag}>",
-            f"</{key_tag}><{value_tag}>",
-            f"</{value_tag}>{entry_close}",
-        )
 
         def write_text_entries(value: Any, out: list[str]) -> None:
             append = out.append
@@ -297,11 +297,6 @@ def _map_writer(
         write_entries = write_text_entries
     elif key_type in _TEXT_KINDS and value_shape.type == "structure":
         content = _struct_content(model, value_shape.name)
-        head, middle, tail = (
-            f"{entry_open}<{key_tag}>",
-            f"</{key_tag}><{value_tag}>",
-            f"</{value_tag}>{entry_close}",
-        )
 
         def write_struct_entries(value: Any, out: list[str]) -> None:
             append = out.append
