@@ -2,8 +2,8 @@
 
 Domain errors carry a human message and nothing about any wire format: each protocol
 front end owns a catalog that maps an error class to its wire code, HTTP status and
-fault side (see ``ekiden.protocols.sqs.errors``). A meta test checks that every concrete
-class here appears in every catalog.
+fault side (see ``ekiden.protocols.sqs.errors`` and ``ekiden.protocols.sns.errors``).
+A meta test checks that every concrete class here appears in every catalog.
 
 Expected outcomes (an empty receive, a deduplicated send, a stale receipt handle on
 delete) are *not* errors; they are return values of the services.
@@ -29,6 +29,11 @@ class InvalidParameterValue(EkidenError):
 
 class MissingParameter(EkidenError):
     """A required parameter is absent."""
+
+
+class InvalidMessageAttribute(InvalidParameterValue):
+    """A message attribute's name, data type or value is not valid (SNS words this apart
+    from other bad parameters; SQS does not)."""
 
 
 class InvalidParameterCombination(EkidenError):
@@ -90,6 +95,39 @@ class OverLimit(EkidenError):
     """A hard limit was reached (in-flight messages, permissions, tags)."""
 
 
+# --- topics and subscriptions --------------------------------------------------------
+
+
+class TopicDoesNotExist(EkidenError):
+    """The named topic does not exist."""
+
+    def __init__(self, message: str = "Topic does not exist") -> None:
+        super().__init__(message)
+
+
+class SubscriptionDoesNotExist(EkidenError):
+    """The named subscription does not exist."""
+
+    def __init__(self, message: str = "Subscription does not exist") -> None:
+        super().__init__(message)
+
+
+class TopicLimitExceeded(OverLimit):
+    """The account already owns the maximum number of topics."""
+
+
+class SubscriptionLimitExceeded(OverLimit):
+    """The topic already has the maximum number of subscriptions."""
+
+
+class FilterPolicyLimitExceeded(OverLimit):
+    """The account already has the maximum number of subscription filter policies."""
+
+
+class TagLimitExceeded(OverLimit):
+    """A resource would carry more tags than allowed."""
+
+
 # --- messages ------------------------------------------------------------------------
 
 
@@ -128,7 +166,7 @@ class BatchRequestTooLong(EkidenError):
 
 
 class ResourceNotFound(EkidenError):
-    """A referenced resource (move task, source ARN) does not exist."""
+    """A referenced resource (move task, source ARN, resource to tag) does not exist."""
 
 
 # --- the broker itself ---------------------------------------------------------------

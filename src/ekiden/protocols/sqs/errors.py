@@ -36,6 +36,9 @@ CATALOG: dict[type[e.EkidenError], WireError] = {
     e.MessageTooLong: WireError(
         _CORAL + "InvalidParameterValueException", "InvalidParameterValue", 400
     ),
+    e.InvalidMessageAttribute: WireError(
+        _CORAL + "InvalidParameterValueException", "InvalidParameterValue", 400
+    ),
     e.MissingParameter: WireError(
         _CORAL + "MissingRequiredParameterException", "MissingParameter", 400
     ),
@@ -68,6 +71,17 @@ CATALOG: dict[type[e.EkidenError], WireError] = {
         _SQS + "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403
     ),
     e.OverLimit: WireError(_SQS + "OverLimit", "OverLimit", 403),
+    # SNS-only errors, in the nearest SQS spelling (SQS raises none of them itself).
+    e.TopicDoesNotExist: WireError(
+        _SQS + "ResourceNotFoundException", "ResourceNotFoundException", 404
+    ),
+    e.SubscriptionDoesNotExist: WireError(
+        _SQS + "ResourceNotFoundException", "ResourceNotFoundException", 404
+    ),
+    e.TopicLimitExceeded: WireError(_SQS + "OverLimit", "OverLimit", 403),
+    e.SubscriptionLimitExceeded: WireError(_SQS + "OverLimit", "OverLimit", 403),
+    e.FilterPolicyLimitExceeded: WireError(_SQS + "OverLimit", "OverLimit", 403),
+    e.TagLimitExceeded: WireError(_SQS + "OverLimit", "OverLimit", 403),
     e.ReceiptHandleIsInvalid: WireError(
         _SQS + "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404
     ),

@@ -114,6 +114,8 @@ def encode_query_error(
     sender_fault: bool,
     request_id: str,
     namespace: str = SQS_XML_NAMESPACE,
+    *,
+    detail: bool = True,
 ) -> bytes:
     """Encode a Query-protocol error document, as real SQS writes it.
 
@@ -121,7 +123,8 @@ def encode_query_error(
     </Type><Code>{code}</Code><Message>{message}</Message><Detail/></Error><RequestId>
     {request_id}</RequestId></ErrorResponse>`` (without the line breaks). ``Type`` is
     ``Sender`` when ``sender_fault`` else ``Receiver``. Characters that XML cannot carry
-    are replaced by U+FFFD, so the document is always well-formed.
+    are replaced by U+FFFD, so the document is always well-formed. SNS writes no
+    ``<Detail/>`` (``detail=False``).
     """
     parts = (
         XML_DECLARATION,
@@ -131,7 +134,7 @@ def encode_query_error(
         _escape_untrusted(code),
         "</Code><Message>",
         _escape_untrusted(message),
-        "</Message><Detail/></Error><RequestId>",
+        "</Message><Detail/></Error><RequestId>" if detail else "</Message></Error><RequestId>",
         _escape_untrusted(request_id),
         "</RequestId></ErrorResponse>",
     )
