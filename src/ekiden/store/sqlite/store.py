@@ -19,8 +19,8 @@ from typing import IO, Any
 import orjson
 
 from ekiden.core.errors import QueueDoesNotExist
-from ekiden.core.ids import ReceiptRef, format_sequence_number
-from ekiden.core.rules import dedup, visibility
+from ekiden.core.ids import ReceiptRef
+from ekiden.core.rules import visibility
 from ekiden.core.storage import (
     ClaimRequest,
     ClaimResult,
@@ -34,48 +34,11 @@ from ekiden.core.storage import (
     VisibilityOutcome,
 )
 from ekiden.store.sqlite.claim import Claim, move_message, refresh_group
-from ekiden.store.sqlite.codec import encode_attributes
+from ekiden.store.sqlite.enqueue import enqueue_fifo, enqueue_standard
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
 _EXPIRE_BATCH = 5_000
-
-
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (queue_id, message_id, body, attributes, system_attributes, "
-    "md5_body, md5_attributes, md5_system, sender_id, sent_ms, expires_ms, visible_at_ms, "
-    "group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _enqueue_fifo(
-    conn: sqlite3.Connection,
-    queue_id: int,
-    row: tuple[Any, ...],
-    message: NewMessage,
-    now_ms: int,
-) -> EnqueueOutcome:
-    """Store one FIFO message unless its deduplication id was seen in the last 5 minutes
-    (then the original's id and sequence number are the answer)."""
-    if message.dedup_key is not None:
-        hit = conn.execute(
-            "SELECT message_id, seq FROM dedup WHERE queue_id = ? AND dedup_key = ? "
-            "AND expires_ms > ?",
-            (queue_id, message.dedup_key, now_ms),
-        ).fetchone()
-        if hit is not None:
-            return EnqueueOutcome(hit[0], format_sequence_number(hit[1]), True)
-    seq = int(conn.execute(_INSERT_MESSAGE, row).lastrowid or 0)
-    if message.dedup_key is not None:
-        conn.execute(
-            "INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?, ?)",
-            (queue_id, message.dedup_key, message.message_id, seq, dedup.dedup_expires_ms(now_ms)),
-        )
-    conn.execute(
-        "INSERT OR IGNORE INTO fifo_groups VALUES (?, ?, ?, ?)",
-        (queue_id, message.group_id, seq, row[11]),
-    )
-    return EnqueueOutcome(message.message_id, format_sequence_number(seq), False)
 
 
 class DataDirInUse(Exception):
@@ -249,35 +212,12 @@ class SqliteStore:
         now_ms: int,
     ) -> list[EnqueueOutcome]:
         queue_id = queue.queue_id
-        is_fifo = queue.is_fifo
-
-        def row(message: NewMessage) -> tuple[Any, ...]:
-            return (
-                queue_id,
-                message.message_id,
-                message.body,
-                encode_attributes(message.attributes),
-                encode_attributes(message.system_attributes),
-                message.md5_of_body,
-                message.md5_of_attributes,
-                message.md5_of_system_attributes,
-                message.sender_id,
-                now_ms,
-                now_ms + retention_ms,
-                now_ms + message.delay_s * 1000,
-                message.group_id,
-                message.dedup_id,
-            )
+        enqueue = enqueue_fifo if queue.is_fifo else enqueue_standard
 
         def work(conn: sqlite3.Connection) -> list[EnqueueOutcome]:
             if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
                 raise QueueDoesNotExist()  # deleted while this send was on its way
-            if is_fifo:
-                outcomes = [_enqueue_fifo(conn, queue_id, row(m), m, now_ms) for m in messages]
-            else:
-                # No sequence numbers or dedup: one executemany for the whole request.
-                conn.executemany(_INSERT_MESSAGE, [row(m) for m in messages])
-                outcomes = [EnqueueOutcome(m.message_id, None, False) for m in messages]
+            outcomes = enqueue(conn, queue_id, messages, retention_ms, now_ms)
             added = sum(1 for outcome in outcomes if not outcome.duplicate)
             if added:
                 conn.execute(
