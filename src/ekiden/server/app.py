@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ekiden.config import Settings
 from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
-from ekiden.core.ids import random_uuid
+from ekiden.core.ids import new_request_id
 from ekiden.core.services.broker import Broker, DeclaredQueue
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
@@ -70,7 +70,7 @@ class SqsApp:
         ctx = RequestContext(
             base_url=f"http://{host}" if host else self.default_base_url,
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
-            request_id=random_uuid(),
+            request_id=new_request_id(),
             client_gone=request.closed,
         )
         target = headers.get("x-amz-target")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -25,10 +27,28 @@ U64_MAX = 2**64 - 1
 # --- message ids and nonces --------------------------------------------------------------
 
 
-def test_a_message_id_is_a_fresh_uuid() -> None:
+def test_a_message_id_is_a_fresh_version_4_uuid() -> None:
     first, second = new_message_id(), new_message_id()
     assert str(uuid.UUID(first)) == first
+    assert uuid.UUID(first).version == 4
+    assert uuid.UUID(first).variant == uuid.RFC_4122
     assert first != second
+
+
+def test_message_ids_do_not_repeat() -> None:
+    ids = [new_message_id() for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_each_process_draws_its_own_message_id_prefix() -> None:
+    script = "from ekiden.core.ids import new_message_id; print(new_message_id())"
+    runs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    first, second = (run.stdout.strip() for run in runs)
+    assert str(uuid.UUID(first)) == first
+    assert first[:24] != second[:24]
 
 
 def test_a_receipt_nonce_fits_in_63_bits() -> None:
