@@ -80,6 +80,8 @@ def check_message_attributes(attributes: MessageAttributes, *, system: bool = Fa
 
     ``system`` selects the rules for MessageSystemAttributes (only AWSTraceHeader, String).
     """
+    if not attributes:
+        return  # most messages have none
     kind = "message system attribute" if system else "message (user) attribute"
     if len(attributes) > limits.MAX_MESSAGE_ATTRIBUTES:
         raise InvalidParameterValue(
@@ -193,8 +195,10 @@ def attributes_size(attributes: MessageAttributes) -> int:
     return total
 
 
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
+def md5_of_body(body: str | bytes) -> str:
+    """The MD5OfMessageBody of a body (given as text, or as its UTF-8 bytes)."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def md5_of_attributes(attributes: MessageAttributes) -> str | None:

@@ -186,7 +186,8 @@ class MessageService:
         check_body(entry.body)
         check_message_attributes(entry.attributes)
         check_message_attributes(entry.system_attributes, system=True)
-        size = len(entry.body.encode("utf-8")) + attributes_size(entry.attributes)
+        body_bytes = entry.body.encode("utf-8")
+        size = len(body_bytes) + attributes_size(entry.attributes)
         if size > queue.settings.max_message_bytes:
             raise MessageTooLong(
                 "One or more parameters are invalid. Reason: Message must be shorter than "
@@ -225,7 +226,7 @@ class MessageService:
             body=entry.body,
             attributes=entry.attributes,
             system_attributes=entry.system_attributes,
-            md5_of_body=md5_of_body(entry.body),
+            md5_of_body=md5_of_body(body_bytes),
             md5_of_attributes=md5_of_attributes(entry.attributes),
             md5_of_system_attributes=md5_of_attributes(entry.system_attributes),
             sender_id=sender_id,
