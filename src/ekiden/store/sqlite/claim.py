@@ -38,6 +38,8 @@ class Claim:
         self.delivered: list[DeliveredMessage] = []
         self.dead_lettered: set[int] = set()
         self.removed = 0
+        self.nonce = new_receipt_nonce() | 1
+        self.unhidden: list[int] = []  # seqs taken but not yet hidden (see _hide_taken)
 
     def run(self) -> ClaimResult:
         req = self.req
@@ -82,10 +84,11 @@ class Claim:
                 if row[0] not in taken
             ]
             if not rows:
-                return
+                break
             for row in rows[:wanted]:
                 taken.add(row[0])
                 self._take(row)
+        self._hide_taken()
 
     def _claim_fifo(self) -> None:
         req = self.req
@@ -111,6 +114,7 @@ class Claim:
                 if not visibility.is_visible(row[11], req.now_ms):  # keep the group's order
                     break
                 self._take(row)
+            self._hide_taken()
             refresh_group(self.conn, req.queue_id, group_id)
             if len(self.delivered) > delivered_before:
                 served.add(group_id)
@@ -118,6 +122,7 @@ class Claim:
             # iteration picks another group.
 
     def _take(self, row: tuple[Any, ...]) -> None:
+        """Deliver ``row`` (hidden by the next ``_hide_taken``), or expire or dead-letter it."""
         req = self.req
         seq, expires_ms, receive_count, group_id = row[0], row[10], row[12], row[15]
         if retention.is_expired(expires_ms, req.now_ms):
@@ -131,19 +136,31 @@ class Claim:
             and self._dead_letter(seq, row[9], group_id, dead_letter)
         ):
             return
-        nonce = new_receipt_nonce() | 1
-        visible_at = visibility.hidden_until(req.now_ms, req.visibility_ms // 1000)
-        first_receive = row[13] if row[13] is not None else req.now_ms
-        self.conn.execute(
-            "UPDATE messages SET visible_at_ms = ?, receive_count = ?, first_receive_ms = ?, "
-            "received_ms = ?, nonce = ? WHERE seq = ?",
-            (visible_at, receive_count + 1, first_receive, req.now_ms, nonce, seq),
-        )
         delivered = delivered_from_row(req.queue_id, row, req.is_fifo)
-        delivered.receipt = ReceiptRef(req.queue_id, seq, nonce)
+        delivered.receipt = ReceiptRef(req.queue_id, seq, self.nonce)
         delivered.receive_count = receive_count + 1
-        delivered.first_receive_ms = first_receive
+        delivered.first_receive_ms = row[13] if row[13] is not None else req.now_ms
         self.delivered.append(delivered)
+        self.unhidden.append(seq)
+
+    def _hide_taken(self) -> None:
+        """Hide what ``_take`` delivered since the last call, with one statement.
+
+        One nonce serves the whole claim: a receipt must tell this delivery of a message
+        from its other deliveries, and every other claim draws its own nonce.
+        """
+        taken = self.unhidden
+        if not taken:
+            return
+        req = self.req
+        visible_at = visibility.hidden_until(req.now_ms, req.visibility_ms // 1000)
+        self.conn.execute(
+            "UPDATE messages SET visible_at_ms = ?, receive_count = receive_count + 1, "
+            "first_receive_ms = COALESCE(first_receive_ms, ?), received_ms = ?, nonce = ? "
+            f"WHERE seq IN ({', '.join('?' * len(taken))})",
+            (visible_at, req.now_ms, req.now_ms, self.nonce, *taken),
+        )
+        self.unhidden = []
 
     def _dead_letter(
         self, seq: int, sent_ms: int, group_id: str | None, target: DeadLetterTarget

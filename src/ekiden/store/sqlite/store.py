@@ -243,14 +243,25 @@ class SqliteStore:
         fifo = queue_id in self._fifo_queues
 
         def work(conn: sqlite3.Connection) -> list[str]:
+            # One lookup and one delete for the whole batch (see store/sqlite/enqueue.py
+            # for why statements, not rows, are what costs).
+            seqs = list({receipt.seq for receipt in receipts})
+            marks = ", ".join("?" * len(seqs))
+            rows = {
+                seq: (nonce, group_id, visible_at)
+                for seq, nonce, group_id, visible_at in conn.execute(
+                    "SELECT seq, nonce, group_id, visible_at_ms FROM messages "
+                    # "+queue_id": look rows up by key; with five or more keys SQLite
+                    # would otherwise walk the queue's whole index instead.
+                    f"WHERE seq IN ({marks}) AND +queue_id = ?",
+                    (*seqs, queue_id),
+                )
+            }
             outcomes: list[str] = []
+            deleted: list[int] = []
             groups: set[str] = set()
             for receipt in receipts:
-                row = conn.execute(
-                    "SELECT nonce, group_id, visible_at_ms FROM messages "
-                    "WHERE seq = ? AND queue_id = ?",
-                    (receipt.seq, queue_id),
-                ).fetchone()
+                row = rows.pop(receipt.seq, None)  # a second handle of one message: gone
                 if row is None:
                     outcomes.append(DeleteOutcome.GONE)
                     continue
@@ -259,19 +270,24 @@ class SqliteStore:
                     # A FIFO receipt is only good while its delivery is in flight: after
                     # that the group may have moved on to another receiver.
                     outcomes.append(DeleteOutcome.EXPIRED)
+                    rows[receipt.seq] = row  # still there for a later, current handle
                     continue
                 if nonce != receipt.nonce:
                     outcomes.append(DeleteOutcome.GONE)
+                    rows[receipt.seq] = row
                     continue
-                conn.execute("DELETE FROM messages WHERE seq = ?", (receipt.seq,))
+                deleted.append(receipt.seq)
                 outcomes.append(DeleteOutcome.DELETED)
                 if fifo and group_id is not None:
                     groups.add(group_id)
-            removed = outcomes.count(DeleteOutcome.DELETED)
-            if removed:
+            if deleted:
+                conn.execute(
+                    f"DELETE FROM messages WHERE seq IN ({', '.join('?' * len(deleted))})",
+                    deleted,
+                )
                 conn.execute(
                     "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
-                    (removed, queue_id),
+                    (len(deleted), queue_id),
                 )
             for group_id in groups:
                 refresh_group(conn, queue_id, group_id)
