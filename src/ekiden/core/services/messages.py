@@ -272,7 +272,9 @@ class MessageService:
             for target in result.dead_lettered_to:
                 self.waiters.notify(target)
             if result.messages:
-                return [self._present(queue, m, options) for m in result.messages]
+                wanted = _wanted_system_attributes(options.system_attribute_names)
+                names = list(options.message_attribute_names)
+                return [self._present(queue, m, wanted, names) for m in result.messages]
             remaining = deadline - loop.time()
             if remaining <= 0 or self.waiters.closed:
                 return []
@@ -295,39 +297,41 @@ class MessageService:
         )
 
     def _present(
-        self, queue: Queue, message: DeliveredMessage, options: ReceiveOptions
+        self,
+        queue: Queue,
+        message: DeliveredMessage,
+        wanted: frozenset[str],
+        message_attribute_names: list[str],
     ) -> ReceivedMessage:
-        wanted = set(options.system_attribute_names)
-        everything = "All" in wanted
         system: dict[str, str] = {}
-
-        def want(name: str) -> bool:
-            return everything or name in wanted
-
-        if want("SenderId"):
-            system["SenderId"] = message.sender_id
-        if want("SentTimestamp"):
-            system["SentTimestamp"] = str(message.sent_ms)
-        if want("ApproximateReceiveCount"):
-            system["ApproximateReceiveCount"] = str(message.receive_count)
-        if want("ApproximateFirstReceiveTimestamp"):
-            system["ApproximateFirstReceiveTimestamp"] = str(message.first_receive_ms)
-        if want("AWSTraceHeader") and "AWSTraceHeader" in message.system_attributes:
-            trace = message.system_attributes["AWSTraceHeader"].string_value
-            if trace is not None:
-                system["AWSTraceHeader"] = trace
-        if message.dead_letter_source_queue_id is not None and want("DeadLetterQueueSourceArn"):
-            source = self.queues.cached_by_id(message.dead_letter_source_queue_id)
-            if source is not None:
-                system["DeadLetterQueueSourceArn"] = source.arn
-        if queue.settings.is_fifo:
-            if want("SequenceNumber") and message.sequence_number is not None:
-                system["SequenceNumber"] = message.sequence_number
-            if want("MessageDeduplicationId") and message.dedup_id is not None:
-                system["MessageDeduplicationId"] = message.dedup_id
-        if want("MessageGroupId") and message.group_id is not None:
-            system["MessageGroupId"] = message.group_id
-        selected = select_attributes(message.attributes, list(options.message_attribute_names))
+        if wanted:
+            if "SenderId" in wanted:
+                system["SenderId"] = message.sender_id
+            if "SentTimestamp" in wanted:
+                system["SentTimestamp"] = str(message.sent_ms)
+            if "ApproximateReceiveCount" in wanted:
+                system["ApproximateReceiveCount"] = str(message.receive_count)
+            if "ApproximateFirstReceiveTimestamp" in wanted:
+                system["ApproximateFirstReceiveTimestamp"] = str(message.first_receive_ms)
+            if "AWSTraceHeader" in wanted and "AWSTraceHeader" in message.system_attributes:
+                trace = message.system_attributes["AWSTraceHeader"].string_value
+                if trace is not None:
+                    system["AWSTraceHeader"] = trace
+            if (
+                message.dead_letter_source_queue_id is not None
+                and "DeadLetterQueueSourceArn" in wanted
+            ):
+                source = self.queues.cached_by_id(message.dead_letter_source_queue_id)
+                if source is not None:
+                    system["DeadLetterQueueSourceArn"] = source.arn
+            if queue.settings.is_fifo:
+                if "SequenceNumber" in wanted and message.sequence_number is not None:
+                    system["SequenceNumber"] = message.sequence_number
+                if "MessageDeduplicationId" in wanted and message.dedup_id is not None:
+                    system["MessageDeduplicationId"] = message.dedup_id
+            if "MessageGroupId" in wanted and message.group_id is not None:
+                system["MessageGroupId"] = message.group_id
+        selected = select_attributes(message.attributes, message_attribute_names)
         if len(selected) == len(message.attributes):
             digest = message.md5_of_attributes if selected else None
         else:
@@ -423,6 +427,16 @@ class MessageService:
             # receive planned to look again: let it look now.
             self.waiters.notify(queue.queue_id)
         return results
+
+
+_SYSTEM_ATTRIBUTES_SHOWN = SYSTEM_ATTRIBUTE_NAMES - {"All"}
+
+
+def _wanted_system_attributes(names: Sequence[str]) -> frozenset[str]:
+    """The system attributes a receive asked for, with ``All`` spelled out."""
+    if not names:
+        return frozenset()
+    return _SYSTEM_ATTRIBUTES_SHOWN if "All" in names else frozenset(names)
 
 
 def check_batch(ids: Sequence[str], entry_shape: str = "entry") -> None:
