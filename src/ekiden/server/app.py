@@ -1,7 +1,9 @@
-"""Wiring: store + broker + SQS front end behind the HTTP server.
+"""Wiring: store + broker + SQS and SNS front ends behind the HTTP server.
 
-Routing: a request with ``X-Amz-Target`` speaks AWS JSON 1.0; any other POST or GET that
-carries ``Action`` speaks the Query protocol; ``GET /health`` answers a liveness check.
+Routing: a request with ``X-Amz-Target`` speaks SQS's AWS JSON 1.0; any other POST or GET
+that carries ``Action`` speaks the Query protocol, of SNS when ``is_sns_request`` says so
+(SNS's Version, a credential scope naming ``sns``, or an action only SNS has), else of
+SQS; ``GET /health`` answers a liveness check.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
 from ekiden.core.services.broker import Broker, DeclaredQueue
+from ekiden.protocols.sns.frontend import SnsFrontend, credential_service, is_sns_request
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
 from ekiden.store.sqlite.store import SqliteStore
+from ekiden.store.sqlite.topics import SqliteTopicStore
 
 log = logging.getLogger("ekiden.server")
 
@@ -56,10 +60,12 @@ class RunningServer:
 
 
 class SqsApp:
-    """The HTTP handler: routes each request to the right protocol of the SQS front end."""
+    """The HTTP handler: routes each request to the SQS front end (either protocol) or,
+    when the broker has topics, to the SNS front end."""
 
     def __init__(self, broker: Broker, default_base_url: str) -> None:
         self.frontend = SqsFrontend(broker)
+        self.sns = SnsFrontend(broker.topics) if broker.topics is not None else None
         self.broker = broker
         self.account_id = broker.account_id
         self.default_base_url = default_base_url
@@ -81,13 +87,18 @@ class SqsApp:
             if not self.broker.store.healthy():
                 return HttpResponse(503, b'{"status":"failed","reason":"store"}')
             return HttpResponse(200, b'{"status":"ok"}')
+        authorization = headers.get("authorization", "")
         try:
             params = parse_form(request.query.encode("latin-1")) if request.query else {}
             if request.method == "POST" and request.body:
                 params.update(parse_form(request.body))
         except EkidenError as error:
+            if self.sns is not None and credential_service(authorization, {}) == "sns":
+                return _http(self.sns.reject(error, ctx))
             wire = self.frontend.reject_query(error, ctx)
             return _http(wire)
+        if self.sns is not None and is_sns_request(params, authorization):
+            return _http(await self.sns.handle_query(params, ctx))
         wire = await self.frontend.handle_query(params, request.path, ctx)
         return _http(wire)
 
@@ -99,7 +110,13 @@ def _http(wire: WireResponse) -> HttpResponse:
 async def start_server(settings: Settings, clock: Clock | None = None) -> RunningServer:
     """Open the store, start the broker and listen; returns once requests are served."""
     store = await SqliteStore.open(settings.data_dir, settings.commit_interval_ms / 1000)
-    broker = Broker(store, clock or SystemClock(), settings.account_id, settings.region)
+    broker = Broker(
+        store,
+        clock or SystemClock(),
+        settings.account_id,
+        settings.region,
+        topic_store=SqliteTopicStore(store.writer),
+    )
     try:
         await broker.start(
             [DeclaredQueue(q.name, dict(q.attributes), dict(q.tags)) for q in settings.queues]

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 from ekiden.core.clock import Clock
 from ekiden.core.errors import EkidenError
+from ekiden.core.services.fanout import EnvelopeSigner
 from ekiden.core.services.messages import MessageService
 from ekiden.core.services.move_tasks import MoveTaskService
 from ekiden.core.services.queues import QueueService
+from ekiden.core.services.topics import TopicService
 from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.storage import Store
+from ekiden.core.topic_storage import TopicStore
 
 log = logging.getLogger("ekiden.broker")
 
@@ -28,9 +31,18 @@ class DeclaredQueue:
 
 
 class Broker:
-    """Everything a front end needs: queues, messages, move tasks."""
+    """Everything a front end needs: queues, messages, move tasks, and (given a topic
+    store) SNS topics and subscriptions, whose publishes deliver into the queues."""
 
-    def __init__(self, store: Store, clock: Clock, account_id: str, region: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        account_id: str,
+        region: str,
+        topic_store: TopicStore | None = None,
+        signer: EnvelopeSigner | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.account_id = account_id
@@ -39,11 +51,19 @@ class Broker:
         self.queues = QueueService(store, clock, account_id, region)
         self.messages = MessageService(store, clock, self.queues, self.waiters)
         self.move_tasks = MoveTaskService(store, clock, self.queues, self.waiters)
+        self.topics: TopicService | None = None
+        if topic_store is not None:
+            self.topics = TopicService(
+                topic_store, clock, self.queues, self.waiters, account_id, region, signer
+            )
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, declared: Sequence[DeclaredQueue] = ()) -> None:
-        """Load queues, create declared ones (idempotently), resume move tasks."""
+        """Load queues (and topics), create declared queues (idempotently), resume move
+        tasks."""
         await self.queues.load()
+        if self.topics is not None:
+            await self.topics.load()
         self.messages.use_receipt_key(await self.store.receipt_key())
         await self._create_declared(declared)
         await self.move_tasks.resume()

@@ -148,6 +148,47 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE messages ADD COLUMN retention_start_ms INTEGER;
     """,
+    # 5: SNS topics, their subscriptions, and the deduplication window of FIFO topics.
+    #    Subscriptions name their topic by id (a topic re-created under the same name starts
+    #    without them); ids are paging keys, so they are never reused. ``last_seq`` is the
+    #    last SequenceNumber a FIFO topic handed out, kept in the transaction of the publish.
+    """
+    CREATE TABLE topics (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        is_fifo     INTEGER NOT NULL,
+        attributes  TEXT NOT NULL,
+        tags        TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        last_seq    INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE subscriptions (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        arn                  TEXT NOT NULL UNIQUE,
+        topic_id             INTEGER NOT NULL,
+        protocol             TEXT NOT NULL,
+        endpoint             TEXT NOT NULL,
+        attributes           TEXT NOT NULL,
+        pending_confirmation INTEGER NOT NULL,
+        authenticated        INTEGER NOT NULL,
+        token                TEXT,
+        owner                TEXT NOT NULL,
+        created_ms           INTEGER NOT NULL
+    );
+    CREATE INDEX subscriptions_by_topic ON subscriptions (topic_id, id);
+    CREATE UNIQUE INDEX subscriptions_by_endpoint
+        ON subscriptions (topic_id, protocol, endpoint);
+    CREATE INDEX subscriptions_by_token ON subscriptions (token) WHERE token IS NOT NULL;
+    CREATE TABLE topic_dedup (
+        topic_id        INTEGER NOT NULL,
+        dedup_key       TEXT NOT NULL,
+        message_id      TEXT NOT NULL,
+        sequence_number TEXT,
+        expires_ms      INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, dedup_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX topic_dedup_by_expiry ON topic_dedup (expires_ms);
+    """,
 )
 
 

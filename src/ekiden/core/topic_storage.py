@@ -1,0 +1,177 @@
+"""The storage port of SNS: topics, subscriptions, and the atomic fan-out of a publish.
+
+Implementations live in ``ekiden.store`` (``SqliteTopicStore`` today); ``TopicService``
+only sees this protocol. As in ``ekiden.core.storage``, every method is one atomic
+transition, takes ``now_ms`` rather than reading a clock, and returns only after its effect
+is durable.
+
+Listings are paged by an opaque, increasing ``row_id`` (creation order): a page is the
+records after a given id, so deleting or adding records between pages skips or repeats
+none of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ekiden.core.storage import NewMessage
+
+
+@dataclass(slots=True)
+class TopicRecord:
+    """A stored topic. ``attributes`` are the settable ones as GetTopicAttributes shows
+    them (``ekiden.core.topics``); ``tags`` keep the order they were first given in."""
+
+    row_id: int
+    name: str
+    is_fifo: bool
+    attributes: dict[str, str]
+    tags: dict[str, str]
+    created_ms: int
+    last_sequence: int = 0  # FIFO topics: the last SequenceNumber handed out
+
+
+@dataclass(slots=True)
+class SubscriptionRecord:
+    """A stored subscription. ``row_id`` is assigned by the store (0 before ``subscribe``);
+    ``token`` is the confirmation token of a subscription that awaits confirmation."""
+
+    row_id: int
+    arn: str
+    topic_id: int
+    protocol: str
+    endpoint: str
+    attributes: dict[str, str]
+    pending_confirmation: bool
+    authenticated: bool
+    token: str | None
+    owner: str
+    created_ms: int
+
+    @property
+    def topic_arn(self) -> str:
+        """The ARN of the subscription's topic (its own ARN without the final id)."""
+        return self.arn.rpartition(":")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTarget:
+    """An SQS queue a published message goes to, as the insert needs to know it."""
+
+    queue_id: int
+    is_fifo: bool
+    retention_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDelivery:
+    """One SQS message (body, attributes, MD5s, ordering fields) for one queue."""
+
+    target: QueueTarget
+    message: NewMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMessage:
+    """One published message and every queue delivery it makes.
+
+    ``dedup_key`` (FIFO topics) is the key the topic deduplicates by: a message whose key
+    was published in the last five minutes is answered with the original's id and
+    sequence number and delivered nowhere. ``sequence_number`` is the topic's own
+    SequenceNumber for this message (FIFO topics), already written into the deliveries.
+    """
+
+    message_id: str
+    deliveries: Sequence[QueueDelivery]
+    dedup_key: str | None = None
+    sequence_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What one published message became: its id and sequence number (the original's on
+    a deduplication hit) and the queues that received it (to wake their receivers)."""
+
+    message_id: str
+    sequence_number: str | None
+    duplicate: bool
+    queue_ids: tuple[int, ...]
+
+
+class TopicStore(Protocol):
+    """Durable SNS state behind one narrow interface of atomic transitions."""
+
+    async def create_topic(
+        self,
+        name: str,
+        is_fifo: bool,
+        attributes: dict[str, str],
+        tags: dict[str, str],
+        now_ms: int,
+    ) -> TopicRecord: ...
+
+    async def get_topic(self, name: str) -> TopicRecord | None: ...
+
+    async def list_topics(self, after_row_id: int, limit: int) -> list[TopicRecord]:
+        """Up to ``limit`` topics whose ``row_id`` is above ``after_row_id``, in order."""
+        ...
+
+    async def update_topic_attributes(self, topic_id: int, attributes: dict[str, str]) -> None:
+        """Replace the topic's stored attributes with ``attributes`` (the whole map)."""
+        ...
+
+    async def update_topic_tags(self, topic_id: int, tags: dict[str, str]) -> None:
+        """Replace the topic's tags with ``tags`` (the whole map)."""
+        ...
+
+    async def delete_topic(self, topic_id: int) -> None:
+        """Delete the topic with its subscriptions and deduplication records (a topic
+        that is already gone is not an error: DeleteTopic is idempotent)."""
+        ...
+
+    async def subscribe(self, subscription: SubscriptionRecord) -> SubscriptionRecord:
+        """Store a new subscription; returns it with its ``row_id``. Raises
+        ``TopicDoesNotExist`` if the topic was deleted meanwhile."""
+        ...
+
+    async def get_subscription(self, arn: str) -> SubscriptionRecord | None: ...
+
+    async def list_subscriptions(
+        self, after_row_id: int, limit: int, topic_id: int | None = None
+    ) -> list[SubscriptionRecord]:
+        """Up to ``limit`` subscriptions (of ``topic_id``, or of every topic) whose
+        ``row_id`` is above ``after_row_id``, in order."""
+        ...
+
+    async def set_subscription_attributes(self, arn: str, attributes: dict[str, str]) -> None:
+        """Replace the subscription's stored attributes with ``attributes``."""
+        ...
+
+    async def confirm_subscription(self, arn: str, authenticated: bool) -> None:
+        """Mark a subscription confirmed. Its token stays: confirming again with it
+        answers the same subscription (ConfirmSubscription is idempotent)."""
+        ...
+
+    async def unsubscribe(self, arn: str) -> bool:
+        """Delete a subscription; False if there was none."""
+        ...
+
+    async def publish_to_queues(
+        self,
+        topic_id: int,
+        messages: Sequence[TopicMessage],
+        last_sequence: int | None,
+        now_ms: int,
+    ) -> list[PublishOutcome]:
+        """Deliver ``messages`` to their queues in ONE transaction: when this returns,
+        every message is durable in every queue that still exists, or (on an error)
+        nothing of the call was kept.
+
+        A queue deleted since the caller resolved it is skipped. Queue-level FIFO
+        deduplication applies as for a send. ``last_sequence`` (FIFO topics) is recorded
+        as the topic's last SequenceNumber. Raises ``TopicDoesNotExist`` if the topic
+        was deleted meanwhile. One outcome per message, in order.
+        """
+        ...

@@ -1,0 +1,130 @@
+"""The real aws-cli (v1, installed next to this interpreter) driving SNS against a live
+ekiden: create a topic, subscribe queues with a filter policy, publish, receive with
+``aws sqs``. Every command runs as a subprocess with dummy credentials and empty config
+files, as a user would type it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server import EkidenProcess
+from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
+
+AWS = Path(sys.executable).parent / "aws"
+
+
+@dataclass
+class Aws:
+    """Runs ``aws <service> <command> ...`` against one endpoint."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AWS), "--endpoint-url", self.endpoint, "--region", "us-east-1",
+             "--output", "json", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+
+    def __call__(self, *args: str) -> dict[str, Any]:
+        """Run a command that must succeed; its JSON output (``{}`` when it prints nothing)."""
+        done = self.run(*args)
+        assert done.returncode == 0, f"aws {' '.join(args)} failed:\n{done.stderr}"
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+@pytest.fixture
+def aws(ekiden: EkidenProcess, tmp_path: Path) -> Aws:
+    assert AWS.exists(), f"aws-cli is not installed next to {sys.executable}"
+    config = tmp_path / "aws-config"
+    credentials = tmp_path / "aws-credentials"
+    config.write_text("")
+    credentials.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EKIDEN_"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIDEKIDENCLI",
+        AWS_SECRET_ACCESS_KEY="dummy-secret",
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_MAX_ATTEMPTS="1",
+    )
+    return Aws(ekiden.endpoint, env)
+
+
+def test_a_topic_made_with_the_cli_fans_out_to_queues_it_subscribed(
+    aws: Aws, queue_name: str
+) -> None:
+    topic = aws("sns", "create-topic", "--name", queue_name)["TopicArn"]
+    urls = {}
+    for suffix in ("all", "errors"):
+        name = f"{queue_name}-{suffix}"
+        urls[suffix] = aws("sqs", "create-queue", "--queue-name", name)["QueueUrl"]
+        queue_arn = f"arn:aws:sqs:us-east-1:000000000000:{name}"
+        attributes = ["--attributes", "RawMessageDelivery=true"] if suffix == "errors" else []
+        aws("sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs",
+            "--notification-endpoint", queue_arn, *attributes)  # fmt: skip
+    errors_subscription = next(
+        s["SubscriptionArn"]
+        for s in aws("sns", "list-subscriptions-by-topic", "--topic-arn", topic)["Subscriptions"]
+        if s["Endpoint"].endswith("-errors")
+    )
+    aws("sns", "set-subscription-attributes", "--subscription-arn", errors_subscription,
+        "--attribute-name", "FilterPolicy",
+        "--attribute-value", json.dumps({"level": ["error"]}))  # fmt: skip
+
+    attributes = {"level": {"DataType": "String", "StringValue": "error"}}
+    info = {"level": {"DataType": "String", "StringValue": "info"}}
+    published = aws("sns", "publish", "--topic-arn", topic, "--message", "disk full",
+                    "--subject", "alert",
+                    "--message-attributes", json.dumps(attributes))  # fmt: skip
+    aws("sns", "publish", "--topic-arn", topic, "--message", "all good",
+        "--message-attributes", json.dumps(info))  # fmt: skip
+
+    raw = aws("sqs", "receive-message", "--queue-url", urls["errors"],
+              "--max-number-of-messages", "10", "--wait-time-seconds", "2",
+              "--message-attribute-names", "All")["Messages"]  # fmt: skip
+    assert [m["Body"] for m in raw] == ["disk full"]
+    assert raw[0]["MD5OfMessageAttributes"] == md5_of_message_attributes(attributes)
+
+    enveloped: list[dict[str, Any]] = []
+    for _ in range(5):
+        answer = aws("sqs", "receive-message", "--queue-url", urls["all"],
+                     "--max-number-of-messages", "10", "--wait-time-seconds", "2",
+                     "--visibility-timeout", "60")  # fmt: skip
+        enveloped += answer.get("Messages", [])
+        if len(enveloped) >= 2:
+            break
+    documents = {json.loads(m["Body"])["Message"]: m for m in enveloped}
+    assert set(documents) == {"disk full", "all good"}
+    alert = documents["disk full"]
+    assert alert["MD5OfBody"] == md5_of_body(alert["Body"])
+    body = json.loads(alert["Body"])
+    assert (body["MessageId"], body["Subject"], body["TopicArn"]) == (
+        published["MessageId"],
+        "alert",
+        topic,
+    )
+
+
+def test_cli_errors_carry_sns_codes(aws: Aws, queue_name: str) -> None:
+    done = aws.run(
+        "sns", "publish", "--topic-arn",
+        f"arn:aws:sns:us-east-1:000000000000:{queue_name}-missing", "--message", "m",
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "(NotFound)" in done.stderr and "Topic does not exist" in done.stderr
+    topics = aws("sns", "list-topics")["Topics"]
+    assert all(t["TopicArn"].startswith("arn:aws:sns:us-east-1:") for t in topics)
