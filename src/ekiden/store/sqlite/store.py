@@ -34,7 +34,7 @@ from ekiden.core.storage import (
     VisibilityOutcome,
 )
 from ekiden.store.sqlite.claim import Claim, move_message, refresh_group
-from ekiden.store.sqlite.enqueue import enqueue_fifo, enqueue_standard
+from ekiden.store.sqlite.enqueue import QueueSends, SendCoalescer, store_batch
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
@@ -80,6 +80,7 @@ class SqliteStore:
         commit_delay_s: float = 0.0,
     ) -> None:
         self._writer = GroupCommitWriter(conn, loop, commit_delay_s)
+        self._sends = SendCoalescer(self._writer.submit, self._store_sends)
         self._fifo_queues: set[int] = set()
         self._lock: IO[bytes] | None = None
 
@@ -211,23 +212,21 @@ class SqliteStore:
         retention_ms: int,
         now_ms: int,
     ) -> list[EnqueueOutcome]:
-        queue_id = queue.queue_id
-        enqueue = enqueue_fifo if queue.is_fifo else enqueue_standard
+        return await self._sends.send(queue.queue_id, queue.is_fifo, messages, retention_ms, now_ms)
 
-        def work(conn: sqlite3.Connection) -> list[EnqueueOutcome]:
-            if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
-                raise QueueDoesNotExist()  # deleted while this send was on its way
-            outcomes = enqueue(conn, queue_id, messages, retention_ms, now_ms)
-            added = sum(1 for outcome in outcomes if not outcome.duplicate)
-            if added:
-                conn.execute(
-                    "UPDATE queues SET message_count = message_count + ? WHERE id = ?",
-                    (added, queue_id),
-                )
-            return outcomes
-
-        result: list[EnqueueOutcome] = await self._writer.submit(work)
-        return result
+    @staticmethod
+    def _store_sends(conn: sqlite3.Connection, batch: QueueSends) -> list[EnqueueOutcome]:
+        queue_id = batch.queue_id
+        if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
+            raise QueueDoesNotExist()  # deleted while these sends were on their way
+        outcomes = store_batch(conn, batch)
+        added = sum(1 for outcome in outcomes if not outcome.duplicate)
+        if added:
+            conn.execute(
+                "UPDATE queues SET message_count = message_count + ? WHERE id = ?",
+                (added, queue_id),
+            )
+        return outcomes
 
     # --- receiving -------------------------------------------------------------------
 
