@@ -13,6 +13,7 @@ from ekiden.core.ids import ReceiptRef, format_sequence_number, new_receipt_nonc
 from ekiden.core.rules import dedup, redrive, retention, visibility
 from ekiden.core.storage import ClaimRequest, ClaimResult, DeadLetterTarget, DeliveredMessage
 from ekiden.store.sqlite.codec import decode_attributes
+from ekiden.store.sqlite.sql import key_lists
 
 MESSAGE_COLUMNS = (
     "seq, message_id, body, attributes, system_attributes, md5_body, md5_attributes, "
@@ -154,12 +155,13 @@ class Claim:
             return
         req = self.req
         visible_at = visibility.hidden_until(req.now_ms, req.visibility_ms // 1000)
-        self.conn.execute(
-            "UPDATE messages SET visible_at_ms = ?, receive_count = receive_count + 1, "
-            "first_receive_ms = COALESCE(first_receive_ms, ?), received_ms = ?, nonce = ? "
-            f"WHERE seq IN ({', '.join('?' * len(taken))})",
-            (visible_at, req.now_ms, req.now_ms, self.nonce, *taken),
-        )
+        for marks, values in key_lists(taken):
+            self.conn.execute(
+                "UPDATE messages SET visible_at_ms = ?, receive_count = receive_count + 1, "
+                "first_receive_ms = COALESCE(first_receive_ms, ?), received_ms = ?, "
+                f"nonce = ? WHERE seq IN ({marks})",
+                (visible_at, req.now_ms, req.now_ms, self.nonce, *values),
+            )
         self.unhidden = []
 
     def _dead_letter(

@@ -34,8 +34,10 @@ from ekiden.core.storage import (
     VisibilityOutcome,
 )
 from ekiden.store.sqlite.claim import Claim, move_message, refresh_group
-from ekiden.store.sqlite.enqueue import QueueSends, SendCoalescer, store_batch
+from ekiden.store.sqlite.coalesce import Coalescer
+from ekiden.store.sqlite.enqueue import message_rows, store_sends
 from ekiden.store.sqlite.schema import migrate
+from ekiden.store.sqlite.sql import Row, key_lists
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
 _EXPIRE_BATCH = 5_000
@@ -80,7 +82,13 @@ class SqliteStore:
         commit_delay_s: float = 0.0,
     ) -> None:
         self._writer = GroupCommitWriter(conn, loop, commit_delay_s)
-        self._sends = SendCoalescer(self._writer.submit, self._store_sends)
+        submit = self._writer.submit
+        self._sends: Coalescer[tuple[int, bool], tuple[NewMessage, Row], EnqueueOutcome] = (
+            Coalescer(submit, self._store_sends)
+        )
+        self._deletes: Coalescer[tuple[int, bool], tuple[ReceiptRef, int], str] = Coalescer(
+            submit, _delete_batch
+        )
         self._fifo_queues: set[int] = set()
         self._lock: IO[bytes] | None = None
 
@@ -212,14 +220,19 @@ class SqliteStore:
         retention_ms: int,
         now_ms: int,
     ) -> list[EnqueueOutcome]:
-        return await self._sends.send(queue.queue_id, queue.is_fifo, messages, retention_ms, now_ms)
+        rows = message_rows(queue.queue_id, messages, retention_ms, now_ms)
+        return await self._sends.add(
+            (queue.queue_id, queue.is_fifo), list(zip(messages, rows, strict=True))
+        )
 
     @staticmethod
-    def _store_sends(conn: sqlite3.Connection, batch: QueueSends) -> list[EnqueueOutcome]:
-        queue_id = batch.queue_id
+    def _store_sends(
+        conn: sqlite3.Connection, key: tuple[int, bool], sends: list[tuple[NewMessage, Row]]
+    ) -> list[EnqueueOutcome]:
+        queue_id, is_fifo = key
         if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
             raise QueueDoesNotExist()  # deleted while these sends were on their way
-        outcomes = store_batch(conn, batch)
+        outcomes = store_sends(conn, queue_id, is_fifo, sends)
         added = sum(1 for outcome in outcomes if not outcome.duplicate)
         if added:
             conn.execute(
@@ -240,60 +253,9 @@ class SqliteStore:
         self, queue_id: int, receipts: Sequence[ReceiptRef], now_ms: int
     ) -> list[str]:
         fifo = queue_id in self._fifo_queues
-
-        def work(conn: sqlite3.Connection) -> list[str]:
-            # One lookup and one delete for the whole batch (see store/sqlite/enqueue.py
-            # for why statements, not rows, are what costs).
-            seqs = list({receipt.seq for receipt in receipts})
-            marks = ", ".join("?" * len(seqs))
-            rows = {
-                seq: (nonce, group_id, visible_at)
-                for seq, nonce, group_id, visible_at in conn.execute(
-                    "SELECT seq, nonce, group_id, visible_at_ms FROM messages "
-                    # "+queue_id": look rows up by key; with five or more keys SQLite
-                    # would otherwise walk the queue's whole index instead.
-                    f"WHERE seq IN ({marks}) AND +queue_id = ?",
-                    (*seqs, queue_id),
-                )
-            }
-            outcomes: list[str] = []
-            deleted: list[int] = []
-            groups: set[str] = set()
-            for receipt in receipts:
-                row = rows.pop(receipt.seq, None)  # a second handle of one message: gone
-                if row is None:
-                    outcomes.append(DeleteOutcome.GONE)
-                    continue
-                nonce, group_id, visible_at = row
-                if fifo and (nonce != receipt.nonce or visibility.is_visible(visible_at, now_ms)):
-                    # A FIFO receipt is only good while its delivery is in flight: after
-                    # that the group may have moved on to another receiver.
-                    outcomes.append(DeleteOutcome.EXPIRED)
-                    rows[receipt.seq] = row  # still there for a later, current handle
-                    continue
-                if nonce != receipt.nonce:
-                    outcomes.append(DeleteOutcome.GONE)
-                    rows[receipt.seq] = row
-                    continue
-                deleted.append(receipt.seq)
-                outcomes.append(DeleteOutcome.DELETED)
-                if fifo and group_id is not None:
-                    groups.add(group_id)
-            if deleted:
-                conn.execute(
-                    f"DELETE FROM messages WHERE seq IN ({', '.join('?' * len(deleted))})",
-                    deleted,
-                )
-                conn.execute(
-                    "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
-                    (len(deleted), queue_id),
-                )
-            for group_id in groups:
-                refresh_group(conn, queue_id, group_id)
-            return outcomes
-
-        result: list[str] = await self._writer.submit(work)
-        return result
+        return await self._deletes.add(
+            (queue_id, fifo), [(receipt, now_ms) for receipt in receipts]
+        )
 
     async def change_visibility(
         self, queue_id: int, changes: Sequence[VisibilityChange], now_ms: int
@@ -527,6 +489,57 @@ class SqliteStore:
 
         result: int = await self._writer.submit(work)
         return result
+
+
+def _delete_batch(
+    conn: sqlite3.Connection, key: tuple[int, bool], items: list[tuple[ReceiptRef, int]]
+) -> list[str]:
+    """Delete coalesced receipts (receipt, the call's now) in order: one lookup and one
+    delete for all of them (see ``ekiden.store.sqlite.coalesce``)."""
+    queue_id, fifo = key
+    rows = {}
+    for marks, values in key_lists(list({receipt.seq for receipt, _ in items})):
+        for seq, nonce, group_id, visible_at in conn.execute(
+            "SELECT seq, nonce, group_id, visible_at_ms FROM messages "
+            # "+queue_id": look rows up by key; with five or more keys SQLite would
+            # otherwise walk the queue's whole index instead.
+            f"WHERE seq IN ({marks}) AND +queue_id = ?",
+            (*values, queue_id),
+        ):
+            rows[seq] = (nonce, group_id, visible_at)
+    outcomes: list[str] = []
+    deleted: list[int] = []
+    groups: set[str] = set()
+    for receipt, now_ms in items:
+        row = rows.pop(receipt.seq, None)  # a second handle of one message: gone
+        if row is None:
+            outcomes.append(DeleteOutcome.GONE)
+            continue
+        nonce, group_id, visible_at = row
+        if fifo and (nonce != receipt.nonce or visibility.is_visible(visible_at, now_ms)):
+            # A FIFO receipt is only good while its delivery is in flight: after
+            # that the group may have moved on to another receiver.
+            outcomes.append(DeleteOutcome.EXPIRED)
+            rows[receipt.seq] = row  # still there for a later, current handle
+            continue
+        if nonce != receipt.nonce:
+            outcomes.append(DeleteOutcome.GONE)
+            rows[receipt.seq] = row
+            continue
+        deleted.append(receipt.seq)
+        outcomes.append(DeleteOutcome.DELETED)
+        if fifo and group_id is not None:
+            groups.add(group_id)
+    if deleted:
+        for marks, values in key_lists(deleted):
+            conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", values)
+        conn.execute(
+            "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
+            (len(deleted), queue_id),
+        )
+    for group_id in groups:
+        refresh_group(conn, queue_id, group_id)
+    return outcomes
 
 
 def _select_queue(conn: sqlite3.Connection, where: str, value: Any) -> QueueRecord | None:

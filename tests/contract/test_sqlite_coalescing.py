@@ -1,0 +1,197 @@
+"""Coalescing in the SQLite store: concurrent sends (and deletes) to one queue that wait
+for the same group commit are stored by one job, and every caller still gets exactly the
+answer it would have had alone.
+
+The writer is held busy with a gated job while the calls are made, so they all wait for
+the same group and the batch they form does not depend on thread timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ekiden.core.errors import QueueDoesNotExist
+from ekiden.core.ids import ReceiptRef
+from ekiden.core.storage import ClaimRequest, DeleteOutcome, EnqueueOutcome
+from ekiden.store.sqlite.store import SqliteStore
+from tests.contract.test_store_contract import DAY_MS, new_message
+
+NOW_MS = 1_700_000_000_000
+
+
+async def _while_the_writer_is_busy(
+    store: SqliteStore, calls: list[Callable[[], Awaitable[Any]]]
+) -> tuple[list[Any], int]:
+    """Start ``calls`` while a gated job holds the writer; their results (or errors) and
+    how many store jobs they took."""
+    gate = threading.Event()
+    busy = store.writer.submit(lambda conn: gate.wait(10))
+    await asyncio.sleep(0.05)  # the writer thread has taken the gated job
+    jobs_before = store.writer.jobs_committed
+    tasks = [asyncio.ensure_future(call()) for call in calls]
+    await asyncio.sleep(0)  # every call has joined its batch
+    gate.set()
+    await busy
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    return results, store.writer.jobs_committed - jobs_before - 1
+
+
+def _run(data_dir: Path, scenario: Callable[[SqliteStore], Awaitable[None]]) -> None:
+    async def main() -> None:
+        store = await SqliteStore.open(data_dir)
+        try:
+            await scenario(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_concurrent_sends_to_one_queue_are_stored_by_one_job(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        batches = [[new_message(f"c{c}-m{m}") for m in range(c % 3 + 1)] for c in range(40)]
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda b=batch: store.enqueue(queue, b, DAY_MS, NOW_MS + 1)  # type: ignore[misc]
+                for batch in batches
+            ],
+        )
+        assert jobs == 1
+        for batch, outcomes in zip(batches, results, strict=True):
+            assert [o.message_id for o in outcomes] == [m.message_id for m in batch]
+        total = sum(len(b) for b in batches)
+        assert (await store.counts(queue.queue_id, NOW_MS + 1)).visible == total
+        claimed = await store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, NOW_MS + 1))
+        assert [m.body for m in claimed.messages] == [m.body for b in batches for m in b][:10]
+
+    _run(tmp_path, scenario)
+
+
+def test_sends_to_different_queues_are_not_mixed(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        first = await store.create_queue("first", False, {}, {}, NOW_MS)
+        second = await store.create_queue("second", False, {}, {}, NOW_MS)
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda q=queue, i=i: store.enqueue(  # type: ignore[misc]
+                    q, [new_message(f"{q.name}-{i}")], DAY_MS, NOW_MS
+                )
+                for i in range(5)
+                for queue in (first, second)
+            ],
+        )
+        assert jobs == 2
+        assert all(isinstance(r, list) for r in results)
+        for queue in (first, second):
+            claimed = await store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, NOW_MS))
+            assert sorted(m.body for m in claimed.messages) == [
+                f"{queue.name}-{i}" for i in range(5)
+            ]
+
+    _run(tmp_path, scenario)
+
+
+def test_a_fifo_duplicate_in_a_later_coalesced_call_gets_the_original(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q.fifo", True, {}, {}, NOW_MS)
+        original = new_message("original", group="g", dedup="same")
+        copy = new_message("copy", group="g", dedup="same")
+        other = new_message("other", group="g", dedup="other")
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.enqueue(queue, [original], DAY_MS, NOW_MS),
+                lambda: store.enqueue(queue, [copy, other], DAY_MS, NOW_MS + 2),
+            ],
+        )
+        assert jobs == 1
+        first: list[EnqueueOutcome] = results[0]
+        second: list[EnqueueOutcome] = results[1]
+        assert not first[0].duplicate
+        assert second[0].duplicate
+        assert second[0].message_id == original.message_id
+        assert second[0].sequence_number == first[0].sequence_number
+        assert not second[1].duplicate
+        assert int(second[1].sequence_number or 0) > int(first[0].sequence_number or 0)
+        claimed = await store.claim(ClaimRequest(queue.queue_id, True, 10, 30_000, NOW_MS + 2))
+        assert [m.body for m in claimed.messages] == ["original", "other"]
+
+    _run(tmp_path, scenario)
+
+
+def test_coalesced_sends_to_a_queue_deleted_meanwhile_all_fail(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        gate = threading.Event()
+        busy = store.writer.submit(lambda conn: gate.wait(10))
+        await asyncio.sleep(0.05)
+        deleted = asyncio.ensure_future(store.delete_queue(queue.queue_id))
+        await asyncio.sleep(0)
+        sends = [
+            asyncio.ensure_future(store.enqueue(queue, [new_message(f"m{i}")], DAY_MS, NOW_MS))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0)
+        gate.set()
+        await busy
+        await deleted
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        assert all(isinstance(r, QueueDoesNotExist) for r in results), results
+
+    _run(tmp_path, scenario)
+
+
+def test_coalesced_deletes_answer_each_receipt_as_if_alone(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        await store.enqueue(queue, [new_message(f"m{i}") for i in range(6)], DAY_MS, NOW_MS)
+        claimed = await store.claim(ClaimRequest(queue.queue_id, False, 6, 30_000, NOW_MS))
+        receipts = [m.receipt for m in claimed.messages]
+        stale = ReceiptRef(queue.queue_id, receipts[5].seq, receipts[5].nonce ^ 2)
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.delete_messages(queue.queue_id, receipts[:3], NOW_MS),
+                # The same message twice in one call, and again in a later call.
+                lambda: store.delete_messages(queue.queue_id, [receipts[3], receipts[3]], NOW_MS),
+                lambda: store.delete_messages(queue.queue_id, [receipts[3]], NOW_MS),
+                # A handle of another delivery first, then the current one.
+                lambda: store.delete_messages(queue.queue_id, [stale, receipts[5]], NOW_MS),
+            ],
+        )
+        assert jobs == 1
+        assert results == [
+            [DeleteOutcome.DELETED] * 3,
+            [DeleteOutcome.DELETED, DeleteOutcome.GONE],
+            [DeleteOutcome.GONE],
+            [DeleteOutcome.GONE, DeleteOutcome.DELETED],
+        ]
+        counts = await store.counts(queue.queue_id, NOW_MS)
+        assert (counts.visible, counts.in_flight) == (0, 1)  # only receipts[4] is left
+
+    _run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("keys", [1, 5, 17, 1500])
+def test_deletes_of_many_keys_in_one_call_remove_exactly_those(tmp_path: Path, keys: int) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        await store.enqueue(queue, [new_message(f"m{i}") for i in range(keys + 3)], DAY_MS, NOW_MS)
+        receipts = []
+        while len(receipts) < keys + 3:
+            claimed = await store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, NOW_MS))
+            receipts += [m.receipt for m in claimed.messages]
+        outcomes = await store.delete_messages(queue.queue_id, receipts[:keys], NOW_MS)
+        assert outcomes == [DeleteOutcome.DELETED] * keys
+        assert (await store.counts(queue.queue_id, NOW_MS)).in_flight == 3
+
+    _run(tmp_path, scenario)
