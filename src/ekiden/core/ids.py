@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import itertools
 import os
@@ -149,6 +150,7 @@ def parse_sqs_arn(arn: str) -> ParsedArn | None:
     return ParsedArn(region=parts[3], account_id=parts[4], resource=parts[5])
 
 
+@functools.lru_cache(maxsize=4096)  # parsed on every request; clients reuse a few URLs
 def queue_name_from_url(queue_url: str) -> str | None:
     """The queue name of any URL form clients use: ``http(s)://host[:port]/<account>/<name>``,
     a bare ``/<account>/<name>`` path, or the legacy ``.../queue/<name>`` form.
