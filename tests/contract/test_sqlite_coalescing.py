@@ -18,7 +18,7 @@ import pytest
 
 from ekiden.core.errors import QueueDoesNotExist
 from ekiden.core.ids import ReceiptRef
-from ekiden.core.storage import ClaimRequest, DeleteOutcome, EnqueueOutcome
+from ekiden.core.storage import ClaimRequest, DeadLetterTarget, DeleteOutcome, EnqueueOutcome
 from ekiden.store.sqlite.store import SqliteStore
 from tests.contract.test_store_contract import DAY_MS, new_message
 
@@ -193,5 +193,89 @@ def test_deletes_of_many_keys_in_one_call_remove_exactly_those(tmp_path: Path, k
         outcomes = await store.delete_messages(queue.queue_id, receipts[:keys], NOW_MS)
         assert outcomes == [DeleteOutcome.DELETED] * keys
         assert (await store.counts(queue.queue_id, NOW_MS)).in_flight == 3
+
+    _run(tmp_path, scenario)
+
+
+def test_concurrent_receives_share_one_claim_and_get_disjoint_messages_in_order(
+    tmp_path: Path,
+) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        await store.enqueue(queue, [new_message(f"m{i:02}") for i in range(12)], DAY_MS, NOW_MS)
+        sizes = [3, 1, 10, 5]
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda n=n: store.claim(  # type: ignore[misc]
+                    ClaimRequest(queue.queue_id, False, n, 30_000, NOW_MS + 1)
+                )
+                for n in sizes
+            ],
+        )
+        assert jobs == 1
+        bodies = [[m.body for m in r.messages] for r in results]
+        assert bodies == [
+            ["m00", "m01", "m02"],
+            ["m03"],
+            [f"m{i:02}" for i in range(4, 12)],
+            [],
+        ]
+        # The receive left empty-handed learns when the next message becomes visible.
+        assert results[3].next_visible_at_ms == NOW_MS + 1 + 30_000
+        assert all(r.next_visible_at_ms is None for r in results[:3])
+        receipts = [m.receipt for r in results for m in r.messages]
+        assert len({(r.seq, r.nonce) for r in receipts}) == 12
+        assert (await store.counts(queue.queue_id, NOW_MS + 1)).in_flight == 12
+
+    _run(tmp_path, scenario)
+
+
+def test_fifo_receives_are_never_coalesced(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q.fifo", True, {}, {}, NOW_MS)
+        await store.enqueue(
+            queue,
+            [new_message(f"m{i}", group=f"g{i % 2}", dedup=f"d{i}") for i in range(4)],
+            DAY_MS,
+            NOW_MS,
+        )
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.claim(ClaimRequest(queue.queue_id, True, 10, 30_000, NOW_MS))
+                for _ in range(2)
+            ],
+        )
+        assert jobs == 2
+        bodies = [m.body for r in results for m in r.messages]
+        assert sorted(bodies) == ["m0", "m1", "m2", "m3"]
+
+    _run(tmp_path, scenario)
+
+
+def test_a_coalesced_claim_still_dead_letters_messages_received_too_often(
+    tmp_path: Path,
+) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        dlq = await store.create_queue("dlq", False, {}, {}, NOW_MS)
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        await store.enqueue(queue, [new_message("poison"), new_message("fine")], DAY_MS, NOW_MS)
+        target = DeadLetterTarget(dlq.queue_id, 1, False, DAY_MS)
+        first = await store.claim(ClaimRequest(queue.queue_id, False, 1, 0, NOW_MS, target))
+        assert [m.body for m in first.messages] == ["poison"]
+        later = NOW_MS + 10
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.claim(ClaimRequest(queue.queue_id, False, 1, 30_000, later, target))
+                for _ in range(2)
+            ],
+        )
+        assert jobs == 1
+        assert [[m.body for m in r.messages] for r in results] == [["fine"], []]
+        assert dlq.queue_id in results[0].dead_lettered_to
+        moved = await store.claim(ClaimRequest(dlq.queue_id, False, 10, 30_000, later))
+        assert [m.body for m in moved.messages] == ["poison"]
 
     _run(tmp_path, scenario)

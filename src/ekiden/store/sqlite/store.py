@@ -33,7 +33,14 @@ from ekiden.core.storage import (
     VisibilityChange,
     VisibilityOutcome,
 )
-from ekiden.store.sqlite.claim import Claim, move_message, refresh_group
+from ekiden.store.sqlite.claim import (
+    Claim,
+    ClaimKey,
+    claim_batch,
+    claim_key,
+    move_message,
+    refresh_group,
+)
 from ekiden.store.sqlite.coalesce import Coalescer
 from ekiden.store.sqlite.enqueue import message_rows, store_sends
 from ekiden.store.sqlite.schema import migrate
@@ -85,6 +92,9 @@ class SqliteStore:
         submit = self._writer.submit
         self._sends: Coalescer[tuple[int, bool], tuple[NewMessage, Row], EnqueueOutcome] = (
             Coalescer(submit, self._store_sends)
+        )
+        self._claims: Coalescer[ClaimKey, ClaimRequest, ClaimResult] = Coalescer(
+            submit, lambda conn, key, requests: claim_batch(conn, key, requests, self._fifo_queues)
         )
         self._deletes: Coalescer[tuple[int, bool], tuple[ReceiptRef, int], str] = Coalescer(
             submit, _delete_batch
@@ -244,10 +254,14 @@ class SqliteStore:
     # --- receiving -------------------------------------------------------------------
 
     async def claim(self, request: ClaimRequest) -> ClaimResult:
-        result: ClaimResult = await self._writer.submit(
-            lambda conn: Claim(conn, request, self._fifo_queues).run()
-        )
-        return result
+        key = claim_key(request)
+        if key is None:
+            result: ClaimResult = await self._writer.submit(
+                lambda conn: Claim(conn, request, self._fifo_queues).run()
+            )
+            return result
+        (coalesced,) = await self._claims.add(key, [request])
+        return coalesced
 
     async def delete_messages(
         self, queue_id: int, receipts: Sequence[ReceiptRef], now_ms: int
