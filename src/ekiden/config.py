@@ -20,6 +20,7 @@ File layout (every section and key is optional)::
     log_level = "info"
     commit_interval_ms = 0
     max_body_bytes = 4194304
+    sns_https_ca_file = "/etc/ekiden/private-ca.pem"   # default: the system trust store
 
     [[queues]]
     name = "orders"
@@ -42,6 +43,7 @@ import dataclasses
 import json
 import math
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +122,9 @@ class Settings:
         max_body_bytes: largest HTTP request body the server reads; a larger request is
             refused before it is parsed. The default leaves room for a 1 MiB SQS message
             (or batch) after Query/JSON encoding and base64 of binary attributes.
+        sns_https_ca_file: PEM file of the CA certificates that HTTPS endpoints of SNS
+            subscriptions are verified against, instead of the system's trust store;
+            ``None`` uses the system's. It must exist when the settings are loaded.
     """
 
     host: str = "127.0.0.1"
@@ -131,6 +136,7 @@ class Settings:
     queues: tuple[QueueDeclaration, ...] = ()
     commit_interval_ms: float = 0.0
     max_body_bytes: int = 4 * 1024 * 1024
+    sns_https_ca_file: Path | None = None
 
 
 # --- value conversion -----------------------------------------------------------------
@@ -240,6 +246,20 @@ def _max_body_bytes(value: object, text_ok: bool) -> int:
     return size
 
 
+def _ca_file(value: object, text_ok: bool) -> Path:
+    text = str(value) if isinstance(value, Path) else _as_str(value)
+    if not text.strip():
+        raise _Invalid("must be the path of a PEM file, got an empty string")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise _Invalid(f"must be an existing PEM file of CA certificates, got {text!r}")
+    try:  # load it once now, so that a bad file stops the start rather than deliveries
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise _Invalid(f"is not a readable PEM file of CA certificates ({exc}): {text!r}") from None
+    return path
+
+
 # Scalar settings: name -> converter(value, text_ok). ``text_ok`` says whether a string may
 # stand for a number (environment variables and flags are text; TOML has real types).
 _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyType(
@@ -252,6 +272,7 @@ _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyTy
         "log_level": _log_level,
         "commit_interval_ms": _commit_interval_ms,
         "max_body_bytes": _max_body_bytes,
+        "sns_https_ca_file": _ca_file,
     }
 )
 

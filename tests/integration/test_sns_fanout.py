@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.support.clients import sqs_client
+from tests.support.http_endpoint import verify_signature
 from tests.support.server import EkidenProcess
 from tests.support.sns import (
     envelope,
@@ -71,9 +72,13 @@ def test_one_publish_reaches_three_subscribed_queues_each_in_an_envelope(
             "Subject",
             "Message",
             "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
             "UnsubscribeURL",
             "MessageAttributes",
         ]
+        verify_signature(document)  # standard topics' envelopes are signed, as on AWS
         assert document["Type"] == "Notification"
         assert document["MessageId"] == published["MessageId"]
         assert document["TopicArn"] == topic

@@ -1,9 +1,10 @@
-"""The storage port of SNS: topics, subscriptions, and the atomic fan-out of a publish.
+"""The storage port of SNS: topics, subscriptions, the atomic fan-out of a publish, and
+the outbox of HTTP/S deliveries.
 
-Implementations live in ``ekiden.store`` (``SqliteTopicStore`` today); ``TopicService``
-only sees this protocol. As in ``ekiden.core.storage``, every method is one atomic
-transition, takes ``now_ms`` rather than reading a clock, and returns only after its effect
-is durable.
+Implementations live in ``ekiden.store`` (``SqliteTopicStore`` and ``SqliteOutboxStore``
+today); ``TopicService`` and ``HttpDeliveryService`` only see these protocols. As in
+``ekiden.core.storage``, every method is one atomic transition, takes ``now_ms`` rather
+than reading a clock, and returns only after its effect is durable.
 
 Listings are paged by an opaque, increasing ``row_id`` (creation order): a page is the
 records after a given id, so deleting or adding records between pages skips or repeats
@@ -12,10 +13,11 @@ none of the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from ekiden.core.messages import MessageAttributes
 from ekiden.core.storage import NewMessage
 
 
@@ -74,6 +76,22 @@ class QueueDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpDelivery:
+    """One POST an HTTP/S subscription is owed: a notification or a subscription
+    confirmation, its body exactly as it goes out (the signed envelope, or the message
+    itself for raw delivery). ``attributes`` are kept for raw deliveries only: they are
+    what a dead-letter queue receives as SQS message attributes when retries run out."""
+
+    subscription_arn: str
+    message_type: str  # "Notification" or "SubscriptionConfirmation"
+    message_id: str
+    topic_arn: str
+    body: str
+    raw: bool = False
+    attributes: MessageAttributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class TopicMessage:
     """One published message and every queue delivery it makes.
 
@@ -87,6 +105,7 @@ class TopicMessage:
     deliveries: Sequence[QueueDelivery]
     dedup_key: str | None = None
     sequence_number: str | None = None
+    http_deliveries: Sequence[HttpDelivery] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +146,21 @@ class TopicStore(Protocol):
         ...
 
     async def delete_topic(self, topic_id: int) -> None:
-        """Delete the topic with its subscriptions and deduplication records (a topic
-        that is already gone is not an error: DeleteTopic is idempotent)."""
+        """Delete the topic with its subscriptions, their outbox deliveries and the
+        deduplication records (a topic that is already gone is not an error: DeleteTopic
+        is idempotent)."""
         ...
 
-    async def subscribe(self, subscription: SubscriptionRecord) -> SubscriptionRecord:
+    async def subscribe(
+        self,
+        subscription: SubscriptionRecord,
+        confirmation: HttpDelivery | None = None,
+        now_ms: int = 0,
+    ) -> SubscriptionRecord:
         """Store a new subscription; returns it with its ``row_id``. Raises
-        ``TopicDoesNotExist`` if the topic was deleted meanwhile."""
+        ``TopicDoesNotExist`` if the topic was deleted meanwhile. ``confirmation`` (an
+        HTTP/S subscription's SubscriptionConfirmation) enters the outbox, due at
+        ``now_ms``, in the same transaction."""
         ...
 
     async def get_subscription(self, arn: str) -> SubscriptionRecord | None: ...
@@ -151,11 +178,13 @@ class TopicStore(Protocol):
 
     async def confirm_subscription(self, arn: str, authenticated: bool) -> None:
         """Mark a subscription confirmed. Its token stays: confirming again with it
-        answers the same subscription (ConfirmSubscription is idempotent)."""
+        answers the same subscription (ConfirmSubscription is idempotent). Confirmation
+        messages still waiting in the outbox for it are dropped: they are answered."""
         ...
 
     async def unsubscribe(self, arn: str) -> bool:
-        """Delete a subscription; False if there was none."""
+        """Delete a subscription with every delivery the outbox holds for it; False if
+        there was none."""
         ...
 
     async def publish_to_queues(
@@ -165,8 +194,9 @@ class TopicStore(Protocol):
         last_sequence: int | None,
         now_ms: int,
     ) -> list[PublishOutcome]:
-        """Deliver ``messages`` to their queues in ONE transaction: when this returns,
-        every message is durable in every queue that still exists, or (on an error)
+        """Deliver ``messages`` to their queues, and their HTTP/S deliveries to the
+        outbox (due at ``now_ms``), in ONE transaction: when this returns, every message
+        is durable in every queue that still exists and in the outbox, or (on an error)
         nothing of the call was kept.
 
         A queue deleted since the caller resolved it is skipped. Queue-level FIFO
@@ -174,4 +204,60 @@ class TopicStore(Protocol):
         as the topic's last SequenceNumber. Raises ``TopicDoesNotExist`` if the topic
         was deleted meanwhile. One outcome per message, in order.
         """
+        ...
+
+
+# --- the outbox of HTTP/S deliveries ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """An outbox entry: ``attempts`` failed so far; due at ``due_ms``. ``slot_reserved``
+    says the throttle already gave it ``due_ms`` as its send slot (it goes out then
+    without being throttled again)."""
+
+    row_id: int
+    delivery: HttpDelivery
+    attempts: int
+    due_ms: int
+    slot_reserved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DueDeliveries:
+    """What ``OutboxStore.due`` found: the due entries (oldest first) and when the next
+    one not in ``skip`` and not due yet falls due (``None``: the outbox holds no other)."""
+
+    due: list[PendingDelivery]
+    next_due_ms: int | None
+
+
+class OutboxStore(Protocol):
+    """The durable outbox of HTTP/S deliveries. Entries enter it with a publish or a
+    subscribe (``TopicStore``) and leave it when delivered, dead-lettered or dropped;
+    every method is one atomic, durable transition."""
+
+    async def due(self, now_ms: int, limit: int, skip: Collection[int]) -> DueDeliveries:
+        """Up to ``limit`` entries due at ``now_ms`` whose ``row_id`` is not in ``skip``
+        (the ones being attempted), in due order; with the next due time after them."""
+        ...
+
+    async def delivered(self, row_id: int) -> None:
+        """Remove an entry (delivered, or given up); no error if it is gone already."""
+        ...
+
+    async def retry_later(self, row_id: int, attempts: int, due_ms: int) -> None:
+        """Record a failed attempt: ``attempts`` so far, next attempt at ``due_ms``."""
+        ...
+
+    async def defer(self, slots: Sequence[tuple[int, int]]) -> None:
+        """Move throttled entries, ``(row_id, slot_ms)``, to the send slots reserved for
+        them."""
+        ...
+
+    async def dead_letter(self, row_id: int, delivery: QueueDelivery, now_ms: int) -> bool:
+        """Remove an entry and put ``delivery`` into its dead-letter queue, in one
+        transaction; True if the message is in the queue. False when the entry is gone
+        already (its subscription was deleted meanwhile: nothing is moved) or the queue
+        no longer exists (the entry is removed all the same)."""
         ...

@@ -3,7 +3,9 @@
 Routing: a request with ``X-Amz-Target`` speaks SQS's AWS JSON 1.0; any other POST or GET
 that carries ``Action`` speaks the Query protocol, of SNS when ``is_sns_request`` says so
 (SNS's Version, a credential scope naming ``sns``, or an action only SNS has), else of
-SQS; ``GET /health`` answers a liveness check.
+SQS; ``GET /health`` answers a liveness check, and ``GET /sns/SimpleNotificationService-
+<fingerprint>.pem`` serves the certificate of the key SNS envelopes are signed with
+(their ``SigningCertURL``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
+from ekiden.server.http_client import StreamHttpPoster
+from ekiden.server.signing import RsaEnvelopeSigner, load_signer
+from ekiden.store.sqlite.outbox import SqliteOutboxStore
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
 
 log = logging.getLogger("ekiden.server")
+
+PEM_CONTENT_TYPE = "application/x-pem-file"
 
 
 def sender_id_of(authorization: str, default: str) -> str:
@@ -63,7 +70,10 @@ class SqsApp:
     """The HTTP handler: routes each request to the SQS front end (either protocol) or,
     when the broker has topics, to the SNS front end."""
 
-    def __init__(self, broker: Broker, default_base_url: str) -> None:
+    def __init__(
+        self, broker: Broker, default_base_url: str, signer: RsaEnvelopeSigner | None = None
+    ) -> None:
+        self.signer = signer
         self.frontend = SqsFrontend(broker)
         self.sns = SnsFrontend(broker.topics) if broker.topics is not None else None
         self.broker = broker
@@ -87,6 +97,9 @@ class SqsApp:
             if not self.broker.store.healthy():
                 return HttpResponse(503, b'{"status":"failed","reason":"store"}')
             return HttpResponse(200, b'{"status":"ok"}')
+        signer = self.signer
+        if request.method == "GET" and signer is not None and request.path == signer.cert_path:
+            return HttpResponse(200, signer.cert_pem, PEM_CONTENT_TYPE)
         authorization = headers.get("authorization", "")
         try:
             params = parse_form(request.query.encode("latin-1")) if request.query else {}
@@ -110,12 +123,20 @@ def _http(wire: WireResponse) -> HttpResponse:
 async def start_server(settings: Settings, clock: Clock | None = None) -> RunningServer:
     """Open the store, start the broker and listen; returns once requests are served."""
     store = await SqliteStore.open(settings.data_dir, settings.commit_interval_ms / 1000)
+    try:
+        signer = await load_signer(store.writer, settings.region)
+    except BaseException:
+        await store.close()
+        raise
     broker = Broker(
         store,
         clock or SystemClock(),
         settings.account_id,
         settings.region,
         topic_store=SqliteTopicStore(store.writer),
+        signer=signer,
+        outbox=SqliteOutboxStore(store.writer),
+        poster=StreamHttpPoster(settings.sns_https_ca_file),
     )
     try:
         await broker.start(
@@ -125,7 +146,7 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
         await broker.stop()
         await store.close()
         raise
-    app = SqsApp(broker, f"http://{settings.host}:{settings.port}")
+    app = SqsApp(broker, f"http://{settings.host}:{settings.port}", signer)
     http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log)
     port = await http.start(settings.host, settings.port)
     app.default_base_url = f"http://{settings.host}:{port}"

@@ -1,4 +1,5 @@
-"""The service bundle the front ends call, and its background duties (retention sweep)."""
+"""The service bundle the front ends call, and its background duties (retention sweep,
+deliveries to HTTP/S subscriptions)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 from ekiden.core.clock import Clock
 from ekiden.core.errors import EkidenError
 from ekiden.core.services.fanout import EnvelopeSigner
+from ekiden.core.services.http_delivery import HttpDeliveryService, HttpPoster
 from ekiden.core.services.messages import MessageService
 from ekiden.core.services.move_tasks import MoveTaskService
 from ekiden.core.services.queues import QueueService
 from ekiden.core.services.topics import TopicService
 from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.storage import Store
-from ekiden.core.topic_storage import TopicStore
+from ekiden.core.topic_storage import OutboxStore, TopicStore
 
 log = logging.getLogger("ekiden.broker")
 
@@ -32,7 +34,8 @@ class DeclaredQueue:
 
 class Broker:
     """Everything a front end needs: queues, messages, move tasks, and (given a topic
-    store) SNS topics and subscriptions, whose publishes deliver into the queues."""
+    store) SNS topics and subscriptions, whose publishes deliver into the queues and
+    (given an outbox store and an HTTP poster too) to HTTP/S endpoints."""
 
     def __init__(
         self,
@@ -42,6 +45,8 @@ class Broker:
         region: str,
         topic_store: TopicStore | None = None,
         signer: EnvelopeSigner | None = None,
+        outbox: OutboxStore | None = None,
+        poster: HttpPoster | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -56,22 +61,32 @@ class Broker:
             self.topics = TopicService(
                 topic_store, clock, self.queues, self.waiters, account_id, region, signer
             )
+        self.http_deliveries: HttpDeliveryService | None = None
+        if self.topics is not None and outbox is not None and poster is not None:
+            self.http_deliveries = HttpDeliveryService(
+                outbox, self.topics, self.queues, self.waiters, clock, poster
+            )
+            self.topics.outbox_changed = self.http_deliveries.wake
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, declared: Sequence[DeclaredQueue] = ()) -> None:
         """Load queues (and topics), create declared queues (idempotently), resume move
-        tasks."""
+        tasks and HTTP/S deliveries."""
         await self.queues.load()
         if self.topics is not None:
             await self.topics.load()
         self.messages.use_receipt_key(await self.store.receipt_key())
         await self._create_declared(declared)
         await self.move_tasks.resume()
+        if self.http_deliveries is not None:
+            self.http_deliveries.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="retention-sweeper")
 
     async def stop(self) -> None:
         """Wake long polls, stop background work. The caller closes the store afterwards."""
         self.waiters.close()
+        if self.http_deliveries is not None:
+            await self.http_deliveries.stop()
         await self.move_tasks.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()

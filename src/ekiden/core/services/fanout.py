@@ -1,9 +1,12 @@
-"""The SQS message a published SNS message becomes in one subscribed queue.
+"""The SQS message a published SNS message becomes in one subscribed queue, and the POST
+it becomes for one HTTP/S subscription.
 
 Pure functions of (published message, subscription, queue, time): ``TopicService`` picks
-the subscriptions (confirmed SQS ones whose filter policy passes) and resolves their
-queues, this module writes each queue's message, and the store inserts them all in one
-transaction (``TopicStore.publish_to_queues``).
+the subscriptions (confirmed SQS and HTTP/S ones) and resolves their queues, this module
+applies their filter policies and writes each queue's message and each endpoint's POST
+(``http_delivery``), and the store inserts them all in one transaction
+(``TopicStore.publish_to_queues``; the POSTs into the outbox that
+``ekiden.core.services.http_delivery`` empties).
 
 What a queue receives (AWS developer guide, "Fanout to Amazon SQS queues"):
 
@@ -18,8 +21,12 @@ What a queue receives (AWS developer guide, "Fanout to Amazon SQS queues"):
   SNS service's own (see ``SNS_SENDER_ID``).
 
 A message larger than the queue's MaximumMessageSize cannot be delivered; AWS counts that
-as a client-side failure, so it is dropped too (there is no subscription dead-letter
-queue yet).
+as a client-side failure, so it is dropped too (without a dead-letter queue: ekiden
+dead-letters only the HTTP/S deliveries that run out of retries).
+
+Envelopes of standard topics are signed, as AWS signs them (SignatureVersion, Signature,
+SigningCertURL): by the ``EnvelopeSigner`` handed to ``TopicService``, once per message
+and protocol. FIFO topics' envelopes are unsigned on AWS, and so here.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from ekiden.core.sns_envelopes import (
 )
 from ekiden.core.sns_messages import ValidatedPublish
 from ekiden.core.storage import NewMessage
-from ekiden.core.topic_storage import QueueDelivery, QueueTarget, TopicMessage
+from ekiden.core.topic_storage import HttpDelivery, QueueDelivery, QueueTarget, TopicMessage
 
 log = logging.getLogger("ekiden.sns")
 
@@ -50,21 +57,16 @@ log = logging.getLogger("ekiden.sns")
 # principal, as seen on deliveries in us-east-1), instead of the publisher's key.
 SNS_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"
 
-# TODO(signing): AWS signs the envelope of every standard topic's notification, also the
-# ones it delivers to SQS (SignatureVersion, Signature, SigningCertURL). Until an
-# ``EnvelopeSigner`` (an RSA key kept in the data dir, its certificate served at
-# SigningCertURL) is handed to ``TopicService``, envelopes go out with this instead:
-# no signature, so the three fields are left out. (FIFO topics' envelopes are unsigned on
-# AWS too.)
-UNSIGNED: EnvelopeSignature | None = None
-
 
 class EnvelopeSigner(Protocol):
     """Signs envelopes: the RSA signature of ``string_to_sign`` (base64) with the hash
     of ``signature_version`` (``"1"`` SHA1withRSA, ``"2"`` SHA256withRSA), and the URL
-    of the certificate that verifies it."""
+    of the certificate that verifies it, under ``base_url`` (how the caller addressed
+    ekiden, so that the receiver can fetch it the same way)."""
 
-    def sign(self, string_to_sign: bytes, signature_version: str) -> EnvelopeSignature: ...
+    def sign(
+        self, string_to_sign: bytes, signature_version: str, base_url: str
+    ) -> EnvelopeSignature: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,15 @@ class SqsEndpoint:
     delay_s: int
     max_message_bytes: int
     dedup_scope_group: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HttpEndpoint:
+    """A confirmed HTTP/S subscription: what its POST carries depends on these alone."""
+
+    subscription_arn: str
+    protocol: str  # "http" or "https"
+    raw: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +104,26 @@ class Publication:
 
 
 def envelope_signature(
-    publication: Publication, signer: EnvelopeSigner | None, signature_version: str
+    publication: Publication,
+    signer: EnvelopeSigner | None,
+    signature_version: str,
+    protocol: str = "sqs",
 ) -> EnvelopeSignature | None:
-    """The signature of the ``sqs`` envelope of ``publication`` (the signed fields do
-    not depend on the subscription, so one serves every queue); ``None`` for FIFO topics
-    and until a signer exists."""
+    """The signature of the ``protocol`` envelope of ``publication`` (the signed fields
+    do not depend on the subscription, so one serves every subscription of the
+    protocol); ``None`` for FIFO topics and without a signer."""
     if publication.topic_fifo or signer is None:
-        return UNSIGNED
+        return None
     envelope = notification_for(
         publication.published,
-        protocol="sqs",
+        protocol=protocol,
         message_id=publication.message_id,
         topic_arn=publication.topic_arn,
         timestamp_ms=publication.timestamp_ms,
         unsubscribe_url="",  # not signed
         sequence_number=publication.sequence_number,
     )
-    return signer.sign(envelope.string_to_sign(), signature_version)
+    return signer.sign(envelope.string_to_sign(), signature_version, publication.base_url)
 
 
 def sqs_message(
@@ -164,6 +178,42 @@ def sqs_message(
     )
 
 
+def http_delivery(
+    publication: Publication, endpoint: HttpEndpoint, signature: EnvelopeSignature | None
+) -> HttpDelivery:
+    """The POST an HTTP/S subscription gets (guide, "Amazon SNS raw message delivery"):
+    the envelope (with the subscription's UnsubscribeURL), or with RawMessageDelivery the
+    message itself, whose attributes are not sent (they are kept for a dead-letter
+    queue)."""
+    published = publication.published
+    if endpoint.raw:
+        return HttpDelivery(
+            endpoint.subscription_arn,
+            "Notification",
+            publication.message_id,
+            publication.topic_arn,
+            published.message_for(endpoint.protocol),
+            raw=True,
+            attributes=published.delivered_attributes,
+        )
+    envelope = notification_for(
+        published,
+        protocol=endpoint.protocol,
+        message_id=publication.message_id,
+        topic_arn=publication.topic_arn,
+        timestamp_ms=publication.timestamp_ms,
+        unsubscribe_url=unsubscribe_url(publication.base_url, endpoint.subscription_arn),
+        sequence_number=publication.sequence_number,
+    )
+    return HttpDelivery(
+        endpoint.subscription_arn,
+        "Notification",
+        publication.message_id,
+        publication.topic_arn,
+        envelope.to_json(signature),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TopicFacts:
     """What the fan-out needs to know of the topic a message is published to."""
@@ -183,16 +233,18 @@ def prepare_messages(
     now_ms: int,
     base_url: str,
     signer: EnvelopeSigner | None,
+    http_endpoints: Sequence[tuple[FilterPolicy | None, HttpEndpoint]] = (),
 ) -> list[TopicMessage]:
-    """Every queue delivery of ``messages``, in order, ready for
+    """Every queue and HTTP/S delivery of ``messages``, in order, ready for
     ``TopicStore.publish_to_queues``.
 
-    ``endpoints`` are the topic's confirmed SQS subscriptions with their filter policies:
-    a message goes to those whose policy passes (judged on the text an SQS subscription
-    receives and on the published attributes, also those a structured message does not
-    deliver). On a FIFO topic each message takes the next number of ``next_sequence``
-    and is deduplicated by its deduplication id (within its group when the topic's
-    FifoThroughputScope is MessageGroup).
+    ``endpoints`` are the topic's confirmed SQS subscriptions with their filter policies,
+    ``http_endpoints`` its confirmed HTTP/S ones: a message goes to those whose policy
+    passes (judged on the text the subscription's protocol receives and on the published
+    attributes, also those a structured message does not deliver). On a FIFO topic each
+    message takes the next number of ``next_sequence`` and is deduplicated by its
+    deduplication id (within its group when the topic's FifoThroughputScope is
+    MessageGroup).
     """
     prepared: list[TopicMessage] = []
     for published in messages:
@@ -228,6 +280,7 @@ def prepare_messages(
                 )
                 continue
             deliveries.append(QueueDelivery(endpoint.target, message))
+        posts = _http_deliveries(publication, http_endpoints, signer, topic.signature_version)
         dedup_key = None
         if topic.is_fifo and published.dedup_id is not None and published.group_id is not None:
             dedup_key = dedup.dedup_key(
@@ -236,6 +289,27 @@ def prepare_messages(
                 scope_is_message_group=topic.dedup_scope_group,
             )
         prepared.append(
-            TopicMessage(publication.message_id, deliveries, dedup_key, sequence_number)
+            TopicMessage(publication.message_id, deliveries, dedup_key, sequence_number, posts)
         )
     return prepared
+
+
+def _http_deliveries(
+    publication: Publication,
+    endpoints: Sequence[tuple[FilterPolicy | None, HttpEndpoint]],
+    signer: EnvelopeSigner | None,
+    signature_version: str,
+) -> list[HttpDelivery]:
+    published = publication.published
+    signatures: dict[str, EnvelopeSignature | None] = {}  # per protocol: its own text
+    posts: list[HttpDelivery] = []
+    for policy, endpoint in endpoints:
+        text = published.message_for(endpoint.protocol)
+        if policy is not None and not policy.matches(body=text, attributes=published.attributes):
+            continue
+        if not endpoint.raw and endpoint.protocol not in signatures:
+            signatures[endpoint.protocol] = envelope_signature(
+                publication, signer, signature_version, endpoint.protocol
+            )
+        posts.append(http_delivery(publication, endpoint, signatures.get(endpoint.protocol)))
+    return posts

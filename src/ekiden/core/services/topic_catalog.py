@@ -18,6 +18,7 @@ from ekiden.core.errors import (
     SubscriptionDoesNotExist,
     TopicDoesNotExist,
 )
+from ekiden.core.rules.delivery import TopicDeliveryPolicy
 from ekiden.core.rules.patterns import FilterPolicy, compile_filter_policy
 from ekiden.core.subscriptions import SubscriptionSettings
 from ekiden.core.topic_storage import SubscriptionRecord, TopicRecord, TopicStore
@@ -150,6 +151,17 @@ class TopicCatalog:
         if ref.account_id != self.account_id:
             return None
         return self._topics.get(ref.name)
+
+    def delivery_target(self, arn: str) -> tuple[Subscription, TopicDeliveryPolicy | None] | None:
+        """A subscription that still exists, with its topic's DeliveryPolicy (what an
+        HTTP/S delivery to it follows, with the subscription's own); ``None`` if gone."""
+        subscription = self._subscriptions.get(arn)
+        if subscription is None:
+            return None
+        topic = self._by_id.get(subscription.record.topic_id)
+        if topic is None:
+            return None
+        return subscription, topic.settings.delivery_policy
 
     def _subscription(self, arn: str) -> Subscription:
         """The subscription ``arn`` names; raises for a malformed ARN and a missing one."""

@@ -6,9 +6,12 @@ each queue's message without a store round trip, then hands the lot to the store
 transaction (``TopicStore.publish_to_queues``): when Publish answers, the message is
 durable in every subscribed queue. Receivers long polling those queues are woken after.
 
-Which subscriptions deliver now: confirmed ``sqs`` ones. ``http``/``https`` ones are
-stored pending confirmation and ``lambda`` ones confirmed, both delivered by components
-yet to come. SQS subscriptions of this account are confirmed at once, as on AWS.
+Which subscriptions deliver: confirmed ``sqs`` ones, in the publish's transaction, and
+confirmed ``http``/``https`` ones, through the outbox that the same transaction fills and
+``HttpDeliveryService`` empties (``outbox_changed`` wakes it). An HTTP/S subscription
+starts pending: Subscribe puts its SubscriptionConfirmation into the outbox with it.
+``lambda`` subscriptions are stored confirmed, for a component yet to come. SQS
+subscriptions of this account are confirmed at once, as on AWS.
 
 Configuration changes are serialised (one at a time), like queue changes: each reads the
 cached record and writes a whole map back. Listings page through the store, 100 at a
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ekiden.core.clock import Clock
@@ -32,7 +35,16 @@ from ekiden.core.errors import (
     TopicLimitExceeded,
 )
 from ekiden.core.ids import parse_sqs_arn
-from ekiden.core.services.fanout import EnvelopeSigner, SqsEndpoint, TopicFacts, prepare_messages
+from ekiden.core.rules.delivery import HTTP_PROTOCOLS
+from ekiden.core.rules.patterns import FilterPolicy
+from ekiden.core.services.confirmation import confirmation_delivery
+from ekiden.core.services.fanout import (
+    EnvelopeSigner,
+    HttpEndpoint,
+    SqsEndpoint,
+    TopicFacts,
+    prepare_messages,
+)
 from ekiden.core.services.queues import QueueService
 from ekiden.core.services.topic_catalog import (
     Subscription,
@@ -121,6 +133,8 @@ class TopicService(TopicCatalog):
         self.queues = queues
         self.waiters = waiters
         self.signer = signer
+        self.outbox_changed: Callable[[], None] = _nothing
+        """Called after new HTTP/S deliveries are durable in the outbox."""
         self._config_lock = asyncio.Lock()
 
     # --- topics ------------------------------------------------------------------------
@@ -233,10 +247,13 @@ class TopicService(TopicCatalog):
         endpoint: str | None,
         attributes: Mapping[str, str],
         return_subscription_arn: bool = False,
+        base_url: str = "http://localhost",
     ) -> str:
         """Subscribe: the subscription's ARN, or ``pending confirmation`` for one that
         awaits confirmation (unless ``return_subscription_arn``). Subscribing an
-        endpoint again returns its subscription, unless an attribute differs."""
+        endpoint again returns its subscription, unless an attribute differs. A new
+        HTTP/S subscription is sent its SubscriptionConfirmation, whose SubscribeURL
+        is under ``base_url`` (how the subscriber addressed ekiden)."""
         async with self._config_lock:
             topic = self._topic(arn)
             checked = check_subscribe(
@@ -260,21 +277,34 @@ class TopicService(TopicCatalog):
             if len(topic.subscriptions) >= limit:
                 raise SubscriptionLimitExceeded("Subscription limit exceeded")
             pending = requires_confirmation(protocol, topic.ref, checked)
-            record = await self.store.subscribe(
-                SubscriptionRecord(
-                    row_id=0,
-                    arn=f"{topic.arn}:{uuid.uuid4()}",
-                    topic_id=topic.topic_id,
-                    protocol=protocol,
-                    endpoint=checked,
-                    attributes={k: v for k, v in normalized.items() if v != ""},
-                    pending_confirmation=pending,
-                    authenticated=not pending,
-                    token=secrets.token_hex(_TOKEN_HEX_BYTES) if pending else None,
-                    owner=self.account_id,
-                    created_ms=self.clock.now_ms(),
-                )
+            now_ms = self.clock.now_ms()
+            record = SubscriptionRecord(
+                row_id=0,
+                arn=f"{topic.arn}:{uuid.uuid4()}",
+                topic_id=topic.topic_id,
+                protocol=protocol,
+                endpoint=checked,
+                attributes={k: v for k, v in normalized.items() if v != ""},
+                pending_confirmation=pending,
+                authenticated=not pending,
+                token=secrets.token_hex(_TOKEN_HEX_BYTES) if pending else None,
+                owner=self.account_id,
+                created_ms=now_ms,
             )
+            confirmation = None
+            if pending and protocol in HTTP_PROTOCOLS and record.token is not None:
+                confirmation = confirmation_delivery(
+                    subscription_arn=record.arn,
+                    topic_arn=topic.arn,
+                    token=record.token,
+                    base_url=base_url,
+                    now_ms=now_ms,
+                    signer=self.signer,
+                    signature_version=topic.settings.signature_version,
+                )
+            record = await self.store.subscribe(record, confirmation, now_ms)
+            if confirmation is not None:
+                self.outbox_changed()
             return _subscribe_answer(
                 self._wrap_subscription(record).record, return_subscription_arn
             )
@@ -397,7 +427,8 @@ class TopicService(TopicCatalog):
 
     async def publish(self, topic: Topic, message: PublishInput, base_url: str) -> PublishReceipt:
         """Publish one message to ``topic`` (see ``publish_topic``): validated, then
-        durable in every subscribed queue that takes it before this returns.
+        durable in every subscribed queue that takes it, and in the outbox for every
+        HTTP/S subscription that takes it, before this returns.
         ``base_url`` is how the publisher addressed ekiden (for UnsubscribeURL)."""
         validated = validate_publish(message, topic.settings)
         (receipt,) = await self._fan_out(topic, [validated], base_url)
@@ -422,6 +453,11 @@ class TopicService(TopicCatalog):
             for subscription in topic.subscriptions.values()
             if (endpoint := self._sqs_endpoint(subscription)) is not None
         ]
+        http_endpoints: list[tuple[FilterPolicy | None, HttpEndpoint]] = [
+            (s.filter, HttpEndpoint(s.arn, s.record.protocol, s.settings.raw_message_delivery))
+            for s in topic.subscriptions.values()
+            if s.record.protocol in HTTP_PROTOCOLS and not s.record.pending_confirmation
+        ]
 
         def next_sequence() -> int:
             topic.last_sequence += 1
@@ -441,9 +477,11 @@ class TopicService(TopicCatalog):
             now_ms=now_ms,
             base_url=base_url,
             signer=self.signer,
+            http_endpoints=http_endpoints,
         )
         outcomes: list[PublishOutcome]
-        if topic.record.is_fifo or any(m.deliveries for m in prepared):
+        posts = any(m.http_deliveries for m in prepared)
+        if topic.record.is_fifo or posts or any(m.deliveries for m in prepared):
             # Sequence numbers were taken above and nothing awaited since: the topic's
             # publishes reach the store (one transaction each) in sequence order.
             outcomes = await self.store.publish_to_queues(
@@ -459,6 +497,8 @@ class TopicService(TopicCatalog):
             woken.update(outcome.queue_ids)
         for queue_id in woken:
             self.waiters.notify(queue_id)
+        if posts:
+            self.outbox_changed()
         return [PublishReceipt(o.message_id, o.sequence_number) for o in outcomes]
 
     def _sqs_endpoint(self, subscription: Subscription) -> SqsEndpoint | None:
@@ -482,6 +522,10 @@ class TopicService(TopicCatalog):
             max_message_bytes=settings.max_message_bytes,
             dedup_scope_group=settings.dedup_scope_group,
         )
+
+
+def _nothing() -> None:
+    pass
 
 
 def _subscribe_answer(record: SubscriptionRecord, return_arn: bool) -> str:

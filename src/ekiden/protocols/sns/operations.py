@@ -108,6 +108,7 @@ async def subscribe(t: TopicService, ctx: RequestContext, r: s.SubscribeRequest)
         r.endpoint,
         r.attributes or {},
         return_subscription_arn=bool(r.return_subscription_arn),
+        base_url=ctx.base_url,
     )
     return SubscribeResult(arn)
 

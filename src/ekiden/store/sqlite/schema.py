@@ -189,6 +189,29 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX topic_dedup_by_expiry ON topic_dedup (expires_ms);
     """,
+    # 6: the outbox of SNS deliveries to HTTP/S endpoints, written in the transaction of
+    #    the publish (or the subscribe, for a confirmation) and emptied as deliveries
+    #    succeed, run out of retries or lose their subscription. ``due_ms`` orders the
+    #    delivery loop's work; ``slot_reserved`` marks an entry the throttle has given its
+    #    send slot. ``attributes`` (raw deliveries) are what a dead-letter queue gets.
+    """
+    CREATE TABLE sns_outbox (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_arn TEXT NOT NULL,
+        message_type     TEXT NOT NULL,
+        message_id       TEXT NOT NULL,
+        topic_arn        TEXT NOT NULL,
+        body             TEXT NOT NULL,
+        raw              INTEGER NOT NULL,
+        attributes       BLOB,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        due_ms           INTEGER NOT NULL,
+        slot_reserved    INTEGER NOT NULL DEFAULT 0,
+        created_ms       INTEGER NOT NULL
+    );
+    CREATE INDEX sns_outbox_by_due ON sns_outbox (due_ms, id);
+    CREATE INDEX sns_outbox_by_subscription ON sns_outbox (subscription_arn, message_type);
+    """,
 )
 
 

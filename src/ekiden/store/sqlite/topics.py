@@ -4,8 +4,9 @@
 its calls join the same groups, and a publish inserts into the ``messages`` table of the
 SQS queues with the same functions a send uses (``ekiden.store.sqlite.enqueue``). So a
 publish is ONE writer job: one transaction holds the topic's deduplication record, its
-sequence number and the message of every subscribed queue, and the caller hears back only
-after that transaction is committed.
+sequence number, the message of every subscribed queue and the outbox entry of every
+HTTP/S delivery (``ekiden.store.sqlite.outbox``), and the caller hears back only after
+that transaction is committed.
 
 What a publish keeps in step with ``SqliteStore.enqueue`` (the queue's ``message_count``)
 is done here the same way; the two must change together.
@@ -23,13 +24,18 @@ from ekiden.core.errors import TopicDoesNotExist
 from ekiden.core.rules import dedup
 from ekiden.core.storage import NewMessage
 from ekiden.core.topic_storage import (
+    HttpDelivery,
     PublishOutcome,
     QueueTarget,
     SubscriptionRecord,
     TopicMessage,
     TopicRecord,
 )
-from ekiden.store.sqlite.enqueue import enqueue_fifo, enqueue_standard
+from ekiden.store.sqlite.outbox import (
+    delete_subscription_deliveries,
+    enqueue_counted,
+    insert_deliveries,
+)
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
 _TOPIC_COLUMNS = "id, name, is_fifo, attributes, tags, created_ms, last_seq"
@@ -107,6 +113,10 @@ class SqliteTopicStore:
 
     async def delete_topic(self, topic_id: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
+            for (arn,) in conn.execute(
+                "SELECT arn FROM subscriptions WHERE topic_id = ?", (topic_id,)
+            ).fetchall():
+                delete_subscription_deliveries(conn, arn)
             conn.execute("DELETE FROM subscriptions WHERE topic_id = ?", (topic_id,))
             conn.execute("DELETE FROM topic_dedup WHERE topic_id = ?", (topic_id,))
             conn.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
@@ -115,7 +125,12 @@ class SqliteTopicStore:
 
     # --- subscriptions ---------------------------------------------------------------
 
-    async def subscribe(self, subscription: SubscriptionRecord) -> SubscriptionRecord:
+    async def subscribe(
+        self,
+        subscription: SubscriptionRecord,
+        confirmation: HttpDelivery | None = None,
+        now_ms: int = 0,
+    ) -> SubscriptionRecord:
         s = subscription
 
         def work(conn: sqlite3.Connection) -> SubscriptionRecord:
@@ -137,6 +152,8 @@ class SqliteTopicStore:
                     s.created_ms,
                 ),
             )
+            if confirmation is not None:
+                insert_deliveries(conn, [confirmation], now_ms)
             return SubscriptionRecord(
                 int(cursor.lastrowid or 0),
                 s.arn,
@@ -199,12 +216,14 @@ class SqliteTopicStore:
                 "WHERE arn = ?",
                 (int(authenticated), arn),
             )
+            delete_subscription_deliveries(conn, arn, "SubscriptionConfirmation")
 
         await self._writer.submit(work)
 
     async def unsubscribe(self, arn: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,))
+            delete_subscription_deliveries(conn, arn)
             return cursor.rowcount > 0
 
         result: bool = await self._writer.submit(work)
@@ -243,6 +262,7 @@ def _publish(
     seen = _recent_topic_dedup_hits(conn, topic_id, messages, now_ms)
     pending: dict[str, tuple[str, str | None]] = {}  # dedup key -> (message id, sequence)
     per_queue: dict[int, tuple[QueueTarget, list[NewMessage]]] = {}
+    outbox: list[HttpDelivery] = []
     outcomes: list[PublishOutcome] = []
     for message in messages:
         key = message.dedup_key
@@ -252,6 +272,7 @@ def _publish(
             continue
         if key is not None:
             pending[key] = (message.message_id, message.sequence_number)
+        outbox.extend(message.http_deliveries)
         reached: list[int] = []
         for delivery in message.deliveries:
             queue_id = delivery.target.queue_id
@@ -262,18 +283,10 @@ def _publish(
         outcomes.append(
             PublishOutcome(message.message_id, message.sequence_number, False, tuple(reached))
         )
-    for queue_id, (target, queued) in per_queue.items():
-        enqueue = enqueue_fifo if target.is_fifo else enqueue_standard
-        added = sum(
-            1
-            for outcome in enqueue(conn, queue_id, queued, target.retention_ms, now_ms)
-            if not outcome.duplicate
-        )
-        if added:
-            conn.execute(
-                "UPDATE queues SET message_count = message_count + ? WHERE id = ?",
-                (added, queue_id),
-            )
+    for target, queued in per_queue.values():
+        enqueue_counted(conn, target, queued, now_ms)
+    if outbox:
+        insert_deliveries(conn, outbox, now_ms)
     if pending:
         _remember_topic_dedup(conn, topic_id, pending, now_ms)
     if last_sequence is not None:

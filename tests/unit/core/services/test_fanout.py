@@ -109,9 +109,11 @@ class FakeSigner:
     def __init__(self) -> None:
         self.signed: list[tuple[bytes, str]] = []
 
-    def sign(self, string_to_sign: bytes, signature_version: str) -> EnvelopeSignature:
+    def sign(
+        self, string_to_sign: bytes, signature_version: str, base_url: str
+    ) -> EnvelopeSignature:
         self.signed.append((string_to_sign, signature_version))
-        return EnvelopeSignature(signature_version, "c2ln", "https://h/cert.pem")
+        return EnvelopeSignature(signature_version, "c2ln", f"{base_url}/cert.pem")
 
 
 def test_standard_envelopes_are_signed_when_a_signer_is_given_and_fifo_ones_never() -> None:
@@ -121,7 +123,7 @@ def test_standard_envelopes_are_signed_when_a_signer_is_given_and_fifo_ones_neve
     assert signer.signed[0][0].startswith(b"Message\nhello\nMessageId\nsns-id\n")
     message = sqs_message(publication(), endpoint(), signature)
     assert message is not None
-    assert json.loads(message.body)["SigningCertURL"] == "https://h/cert.pem"
+    assert json.loads(message.body)["SigningCertURL"] == "http://h:1/cert.pem"
     assert envelope_signature(publication(), None, "1") is None
     assert envelope_signature(publication(fifo=True, group_id="g"), signer, "1") is None
 
