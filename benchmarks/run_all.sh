@@ -67,7 +67,17 @@ bench() { # NAME ARGS...: one figure
 }
 
 T=(--duration "$DURATION" --rounds "$ROUNDS")
+# The set-up of the performance targets: 100-byte bodies, 64 requests in flight.
+G=(--body-size 100 --concurrency 64)
 declare -A FIGURES=(
+    # ekiden alone in the target set-up
+    [target-send]="send --endpoint $EKIDEN ${G[*]} ${T[*]}"
+    [target-send-batch]="send-batch --endpoint $EKIDEN ${G[*]} ${T[*]}"
+    [target-drain]="drain --endpoint $EKIDEN ${G[*]} ${T[*]}"
+    [target-send-batch-fifo]="send-batch --endpoint $EKIDEN --fifo --groups 100 ${G[*]} ${T[*]}"
+    [target-latency]="latency --endpoint $EKIDEN --rate 1000 --body-size 100 ${T[*]}"
+    [target-long-poll]="long-poll --endpoint $EKIDEN --body-size 100 ${T[*]}"
+    [target-calibration]="send --endpoint $FIXED --compare $EKIDEN ${G[*]} ${T[*]}"
     # ekiden (A) against moto (B), alternating, medians of $ROUNDS rounds
     [vs-moto-send]="send --endpoint $EKIDEN --compare $MOTO_URL ${T[*]}"
     [vs-moto-send-batch]="send-batch --endpoint $EKIDEN --compare $MOTO_URL ${T[*]}"
@@ -89,7 +99,8 @@ declare -A FIGURES=(
     [calibration-pipelined]="send --endpoint $FIXED --pipeline 8 --concurrency 64 ${T[*]}"
     [calibration-2p-pipelined]="send --endpoint $FIXED --processes 2 --pipeline 8 --concurrency 128 ${T[*]}"
 )
-ORDER=(vs-moto-send vs-moto-send-batch vs-moto-drain vs-moto-latency vs-moto-long-poll
+ORDER=(target-send target-send-batch target-drain target-send-batch-fifo target-latency
+       target-long-poll target-calibration vs-moto-send vs-moto-send-batch vs-moto-drain vs-moto-latency vs-moto-long-poll
        vs-moto-backlog ekiden-send ekiden-send-2p ekiden-send-batch ekiden-send-batch-fifo
        ekiden-drain ekiden-latency ekiden-long-poll ekiden-backlog calibration
        calibration-pipelined calibration-2p-pipelined)
@@ -98,4 +109,5 @@ for name in "${@:-${ORDER[@]}}"; do
     [[ -n ${FIGURES[$name]:-} ]] || { echo "unknown figure $name (one of ${ORDER[*]})" >&2; exit 2; }
     # shellcheck disable=SC2086 # the figure is a list of words on purpose
     bench "$name" ${FIGURES[$name]}
+    echo "ekiden RSS after $name: $(ps -o rss= -p "$(<"$WORK/ekiden.pid")") KiB"
 done
