@@ -158,13 +158,13 @@ def _check_attribute_value(name: str, value: AttributeValue, kind: str) -> None:
             f"The {kind} '{name}' contains invalid characters. Valid unicode characters are "
             "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
         )
-    if base == "Number" and not _is_sqs_number(value.string_value):
+    if base == "Number" and not is_sqs_number(value.string_value):
         raise InvalidParameterValue(
             f"Can't cast the value of message (user) attribute '{name}' to a number."
         )
 
 
-def _is_sqs_number(text: str) -> bool:
+def is_sqs_number(text: str) -> bool:
     """SQS numbers: up to 38 significant digits, magnitude within 10^-128..10^+126."""
     # Plain ASCII decimal syntax only: Decimal() alone would also take "1_000", "NaN"
     # and non-ASCII digits.

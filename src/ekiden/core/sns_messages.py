@@ -10,7 +10,6 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from ekiden.core.errors import (
     BatchEntryIdsNotDistinct,
@@ -28,6 +27,7 @@ from ekiden.core.messages import (
     attributes_size,
     content_dedup_id,
     first_invalid_character,
+    is_sqs_number,
 )
 from ekiden.core.topics import TopicSettings
 
@@ -42,7 +42,6 @@ _ATTRIBUTE_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\..+)?\Z", re.DOTALL)
 _TOKEN_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}\Z")
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}\Z")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,20 +137,6 @@ def _attribute_name_problem(name: str) -> str | None:
     return None
 
 
-def _is_number(text: str) -> bool:
-    """SNS numbers, as SQS's: up to 38 significant digits, 10^-128 to 10^+126."""
-    if _NUMBER.match(text) is None:
-        return False
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return False
-    if number == 0:
-        return True
-    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
-    return len(digits) <= 38 and -128 <= number.adjusted() <= 126
-
-
 def _is_string_array(text: str) -> bool:
     """A JSON array of strings, numbers, booleans and nulls (the guide's String.Array)."""
     try:
@@ -202,7 +187,7 @@ def check_message_attributes(attributes: MessageAttributes) -> None:
             raise InvalidMessageAttribute(
                 f"The message attribute '{name}' contains invalid characters."
             )
-        if data_type.startswith("Number") and not _is_number(text):
+        if data_type.startswith("Number") and not is_sqs_number(text):  # as SQS numbers
             raise InvalidMessageAttribute(
                 f"The message attribute '{name}' with type '{data_type}' has an invalid numeric "
                 "value."
