@@ -13,6 +13,7 @@ import pytest
 from tests.support.clients import PROTOCOLS, sqs_client
 from tests.support.raw_http import RawSqs
 from tests.support.server import EkidenProcess
+from tests.support.sns import sns_client
 
 _names = itertools.count()
 
@@ -63,3 +64,16 @@ def queue_name(request: pytest.FixtureRequest) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "w")
     base = "".join(c if c.isalnum() else "-" for c in request.node.name)[:50]
     return f"{base}-{worker}-{next(_names)}"
+
+
+@pytest.fixture
+def sns(ekiden: EkidenProcess) -> Any:
+    """A boto3 SNS client of the shared server."""
+    return sns_client(ekiden.endpoint)
+
+
+@pytest.fixture
+def topic(sns: Any, queue_name: str) -> str:
+    """A fresh standard topic, named like the test's queue."""
+    arn: str = sns.create_topic(Name=queue_name)["TopicArn"]
+    return arn

@@ -21,6 +21,7 @@ File layout (every section and key is optional)::
     commit_interval_ms = 0
     max_body_bytes = 4194304
     sns_https_ca_file = "/etc/ekiden/private-ca.pem"   # default: the system trust store
+    public_url = "https://broker.example.com"          # default: the request's Host
 
     [[queues]]
     name = "orders"
@@ -125,6 +126,11 @@ class Settings:
         sns_https_ca_file: PEM file of the CA certificates that HTTPS endpoints of SNS
             subscriptions are verified against, instead of the system's trust store;
             ``None`` uses the system's. It must exist when the settings are loaded.
+        public_url: the ``http(s)://host[:port][/path]`` clients reach ekiden at (behind
+            a proxy, a load balancer, in a container), used instead of the request's
+            Host header in queue URLs and in the SubscribeURL, UnsubscribeURL and
+            SigningCertURL of SNS messages; ``None`` uses the Host header. Kept without
+            a trailing slash.
     """
 
     host: str = "127.0.0.1"
@@ -137,6 +143,7 @@ class Settings:
     commit_interval_ms: float = 0.0
     max_body_bytes: int = 4 * 1024 * 1024
     sns_https_ca_file: Path | None = None
+    public_url: str | None = None
 
 
 # --- value conversion -----------------------------------------------------------------
@@ -151,6 +158,10 @@ _FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _HOST = re.compile(r"[A-Za-z0-9.:_%\[\]-]+")
+# scheme://host[:port][/path], no query, fragment, credentials, whitespace or controls.
+_PUBLIC_URL = re.compile(
+    r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:[0-9]{1,5})?(/[^\s\x00-\x1f\x7f?#]*)?"
+)
 
 _MAX_COMMIT_INTERVAL_MS: Final = 1000.0
 _MIN_BODY_BYTES: Final = 1024
@@ -260,6 +271,19 @@ def _ca_file(value: object, text_ok: bool) -> Path:
     return path
 
 
+def _public_url(value: object, text_ok: bool) -> str:
+    text = _as_str(value).strip()
+    if not _PUBLIC_URL.fullmatch(text):
+        raise _Invalid(
+            "must be an http:// or https:// URL (host, optional port and path; no query), "
+            f"got {value!r}"
+        )
+    port = text.split("://", 1)[1].split("/", 1)[0].rpartition("]")[2].rpartition(":")
+    if port[1] and not 1 <= int(port[2]) <= 65535:
+        raise _Invalid(f"has a port outside 1-65535: {value!r}")
+    return text.rstrip("/")
+
+
 # Scalar settings: name -> converter(value, text_ok). ``text_ok`` says whether a string may
 # stand for a number (environment variables and flags are text; TOML has real types).
 _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyType(
@@ -273,6 +297,7 @@ _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyTy
         "commit_interval_ms": _commit_interval_ms,
         "max_body_bytes": _max_body_bytes,
         "sns_https_ca_file": _ca_file,
+        "public_url": _public_url,
     }
 )
 

@@ -17,7 +17,6 @@ from tests.support.sns import (
     RawSns,
     expect_sns_error,
     nothing_in,
-    sns_client,
     subscribed_queue,
     topic_arn_of,
 )
@@ -26,11 +25,6 @@ from tests.support.sns import (
 @pytest.fixture
 def raw(ekiden: EkidenProcess) -> RawSns:
     return RawSns(ekiden.endpoint)
-
-
-@pytest.fixture
-def sns(ekiden: EkidenProcess) -> Any:
-    return sns_client(ekiden.endpoint)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from tests.support.sns import (
     envelope,
     nothing_in,
     received,
-    sns_client,
     subscribed_queue,
 )
 from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
@@ -32,19 +31,8 @@ _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 @pytest.fixture
-def sns(ekiden: EkidenProcess) -> Any:
-    return sns_client(ekiden.endpoint)
-
-
-@pytest.fixture
 def sqs(ekiden: EkidenProcess) -> Any:
     return sqs_client(ekiden.endpoint)
-
-
-@pytest.fixture
-def topic(sns: Any, queue_name: str) -> str:
-    arn: str = sns.create_topic(Name=queue_name)["TopicArn"]
-    return arn
 
 
 def test_one_publish_reaches_three_subscribed_queues_each_in_an_envelope(

@@ -15,14 +15,8 @@ from tests.support.sns import (
     nothing_in,
     queue_arn_of,
     received,
-    sns_client,
     subscribed_queue,
 )
-
-
-@pytest.fixture
-def sns(ekiden: EkidenProcess) -> Any:
-    return sns_client(ekiden.endpoint)
 
 
 @pytest.fixture

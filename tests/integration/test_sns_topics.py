@@ -8,18 +8,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.support.messaging import rejected
 from tests.support.server import EkidenProcess
 from tests.support.sns import queue_arn_of, sns_client, topic_arn_of
 
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:000000000000:function:handler"
-
-
-@pytest.fixture
-def sns(ekiden: EkidenProcess) -> Any:
-    return sns_client(ekiden.endpoint)
 
 
 def test_creating_a_topic_twice_returns_the_same_arn_unless_attributes_differ(

@@ -13,7 +13,15 @@ __all__ = ["register", "run"]
 
 # Settings that have a flag; each flag's dest is the setting's name. Every flag defaults to
 # None ("not given"), so the config file and the environment decide unless it is given.
-_OVERRIDES = ("host", "port", "data_dir", "log_level", "commit_interval_ms", "max_body_bytes")
+_OVERRIDES = (
+    "host",
+    "port",
+    "data_dir",
+    "log_level",
+    "commit_interval_ms",
+    "max_body_bytes",
+    "public_url",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="extra wait before a group commit (default 0)",
     )
     parser.add_argument("--max-body-bytes", metavar="N", help="largest HTTP request body accepted")
+    parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="http(s) URL clients reach ekiden at, for queue URLs and SNS message links "
+        "(default: the request's Host header)",
+    )
     parser.set_defaults(func=run)
 
 

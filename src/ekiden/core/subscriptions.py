@@ -58,6 +58,11 @@ _LAMBDA_ARN = re.compile(
     r"arn:[^:\s]+:lambda:[^:\s]+:[^:\s]+:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?\Z"
 )
 _URL_HOST = re.compile(r"[^/?#\s]+")
+# Whitespace or a control character in an endpoint URL would break the request line of
+# the POST (and no valid URL carries them unescaped).
+_URL_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+# Attributes whose values are JSON documents: Subscribe repeats compare them parsed.
+_JSON_ATTRIBUTES = frozenset({"DeliveryPolicy", "FilterPolicy", "RedrivePolicy"})
 _COMPACT = (",", ":")
 
 
@@ -81,9 +86,11 @@ def _protocol_error(protocol: str) -> InvalidParameterValue:
     )
 
 
-def check_endpoint(protocol: str, endpoint: str | None) -> str:
-    """Raise unless ``endpoint`` has the shape ``protocol`` needs: an SQS queue ARN, a
-    Lambda function ARN (optionally qualified), or a URL of the protocol's scheme."""
+def check_endpoint(protocol: str, endpoint: str | None, region: str | None = None) -> str:
+    """Raise unless ``endpoint`` has the shape ``protocol`` needs: an SQS queue ARN (of
+    ``region``, when given: ekiden delivers only to its own region's queues), a Lambda
+    function ARN (optionally qualified), or a URL of the protocol's scheme without
+    whitespace or control characters."""
     if protocol not in SUPPORTED_PROTOCOLS:
         raise _protocol_error(protocol)
     if not endpoint:
@@ -92,6 +99,12 @@ def check_endpoint(protocol: str, endpoint: str | None) -> str:
         parsed = parse_sqs_arn(endpoint)
         if parsed is None or not (parsed.region and parsed.account_id and parsed.resource):
             raise InvalidParameterValue("Invalid parameter: SQS endpoint ARN")  # AWS (captured)
+        if region is not None and parsed.region != region:
+            # AWS delivers across regions; ekiden is one region, so such a queue cannot
+            # exist here (the docs give no wording for it).
+            raise InvalidParameterValue(
+                f"Invalid parameter: SQS endpoint ARN Reason: the queue must be in region {region}"
+            )
     elif protocol == "lambda":
         if _LAMBDA_ARN.match(endpoint) is None:
             raise InvalidParameterValue("Invalid parameter: Lambda endpoint ARN")
@@ -100,6 +113,11 @@ def check_endpoint(protocol: str, endpoint: str | None) -> str:
         if not endpoint.startswith(scheme) or _URL_HOST.match(endpoint, len(scheme)) is None:
             raise InvalidParameterValue(
                 "Invalid parameter: Endpoint must match the specified protocol"
+            )
+        if _URL_UNSAFE.search(endpoint) is not None:
+            raise InvalidParameterValue(  # docs silent on the wording
+                "Invalid parameter: Endpoint Reason: a URL may not contain whitespace or "
+                "control characters"
             )
     return endpoint
 
@@ -123,7 +141,7 @@ def check_subscribe(
     if topic.is_fifo and protocol != "sqs":
         # AWS's wording (captured: "Invalid parameter: Invalid protocol type: email").
         raise InvalidParameterValue(f"Invalid parameter: Invalid protocol type: {protocol}")
-    endpoint = check_endpoint(protocol, endpoint)
+    endpoint = check_endpoint(protocol, endpoint, topic.region)
     if protocol == "sqs" and is_fifo_name(endpoint) and not topic.is_fifo:
         # AWS's wording (captured), "Invalid parameter" twice included.
         raise InvalidParameterValue(
@@ -166,7 +184,15 @@ def requires_confirmation(protocol: str, topic: TopicRef, endpoint: str) -> bool
 # --- subscription attributes ------------------------------------------------------------
 
 
-def _normalize_redrive(value: str, prefix: str, *, topic_fifo: bool, endpoint: str) -> str:
+def _normalize_redrive(
+    value: str,
+    prefix: str,
+    *,
+    topic_fifo: bool,
+    endpoint: str,
+    region: str | None,
+    account_id: str | None,
+) -> str:
     try:
         raw = json.loads(value)
     except (ValueError, RecursionError):
@@ -176,6 +202,15 @@ def _normalize_redrive(value: str, prefix: str, *, topic_fifo: bool, endpoint: s
     if target is None or parsed is None or not parsed.resource:
         # AWS's wording (captured).
         raise InvalidParameterValue(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+    if (region is not None and parsed.region != region) or (
+        account_id is not None and parsed.account_id != account_id
+    ):
+        # The guide: "The Amazon SNS subscription and Amazon SQS queue must be under the
+        # same AWS account and Region" (it gives no error wording).
+        raise InvalidParameterValue(
+            f"{prefix}RedrivePolicy: deadLetterTargetArn must be a queue in the same account "
+            "and region as the subscription"
+        )
     fifo_subscription = topic_fifo and is_fifo_name(endpoint)
     if fifo_subscription and not is_fifo_name(parsed.resource):
         raise InvalidParameterValue(  # AWS's wording (captured)
@@ -198,9 +233,13 @@ def normalize_subscription_attributes(
     endpoint: str,
     topic_fifo: bool,
     current: Mapping[str, str] | None = None,
+    region: str | None = None,
+    account_id: str | None = None,
 ) -> dict[str, str]:
     """Validate Subscribe (``current is None``) or SetSubscriptionAttributes attributes
-    (``current``: the subscription's stored ones) and return them normalised.
+    (``current``: the subscription's stored ones) and return them normalised. A
+    RedrivePolicy's queue must be of ``region`` and ``account_id`` (the topic's), when
+    given.
 
     ``""`` for DeliveryPolicy, FilterPolicy, RedrivePolicy and SubscriptionRoleArn means
     "remove". A new FilterPolicyScope re-checks the stored FilterPolicy under it.
@@ -240,7 +279,12 @@ def normalize_subscription_attributes(
             result[name] = value  # checked below, once the scope is known
         elif name == "RedrivePolicy":
             result[name] = _normalize_redrive(
-                value, prefix, topic_fifo=topic_fifo, endpoint=endpoint
+                value,
+                prefix,
+                topic_fifo=topic_fifo,
+                endpoint=endpoint,
+                region=region,
+                account_id=account_id,
             )
         elif name == "DeliveryPolicy":
             result[name] = parse_subscription_delivery_policy(value, error_prefix=prefix).to_json()
@@ -261,12 +305,25 @@ def check_subscription_exists_alike(
     """Subscribing an endpoint already subscribed to the topic returns the existing
     subscription, unless an attribute requested differs from the subscription's
     (captured: repeating all, some or none of them is fine). ``requested`` is the
-    normalised result of ``normalize_subscription_attributes``."""
+    normalised result of ``normalize_subscription_attributes``. JSON-valued attributes
+    (FilterPolicy, DeliveryPolicy, RedrivePolicy) are compared as parsed JSON, so the
+    same policy written with other whitespace or key order is the same."""
     for name, value in requested.items():
-        if value and stored.get(name, _DEFAULTS.get(name, "")) != value:
+        if value and not _same_value(name, stored.get(name, _DEFAULTS.get(name, "")), value):
             raise InvalidParameterValue(
                 f"{CREATE_PREFIX}Subscription already exists with different attributes"
             )
+
+
+def _same_value(name: str, stored: str, requested: str) -> bool:
+    if stored == requested:
+        return True
+    if name not in _JSON_ATTRIBUTES or not stored:
+        return False
+    try:
+        return bool(json.loads(stored) == json.loads(requested))
+    except (ValueError, RecursionError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,10 +69,13 @@ class QueueTarget:
 
 @dataclass(frozen=True, slots=True)
 class QueueDelivery:
-    """One SQS message (body, attributes, MD5s, ordering fields) for one queue."""
+    """One SQS message (body, attributes, MD5s, ordering fields) for one queue.
+    ``fallback`` is what goes to the subscription's dead-letter queue instead if the
+    queue is found deleted when the delivery is committed."""
 
     target: QueueTarget
     message: NewMessage
+    fallback: QueueDelivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +83,21 @@ class HttpDelivery:
     """One POST an HTTP/S subscription is owed: a notification or a subscription
     confirmation, its body exactly as it goes out (the signed envelope, or the message
     itself for raw delivery). ``attributes`` are kept for raw deliveries only: they are
-    what a dead-letter queue receives as SQS message attributes when retries run out."""
+    what a dead-letter queue receives as SQS message attributes when retries run out.
+
+    ``endpoint`` is set on a delivery that outlives its subscription (the
+    UnsubscribeConfirmation): the URL to POST to, with ``delivery_policy``, the
+    subscription's effective DeliveryPolicy (JSON) at the time, to retry by."""
 
     subscription_arn: str
-    message_type: str  # "Notification" or "SubscriptionConfirmation"
+    message_type: str  # "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"
     message_id: str
     topic_arn: str
     body: str
     raw: bool = False
     attributes: MessageAttributes = field(default_factory=dict)
+    endpoint: str | None = None
+    delivery_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +191,17 @@ class TopicStore(Protocol):
         messages still waiting in the outbox for it are dropped: they are answered."""
         ...
 
-    async def unsubscribe(self, arn: str) -> bool:
+    async def unsubscribe(
+        self, arn: str, farewell: HttpDelivery | None = None, now_ms: int = 0
+    ) -> bool:
         """Delete a subscription with every delivery the outbox holds for it; False if
-        there was none."""
+        there was none. ``farewell`` (an HTTP/S subscription's UnsubscribeConfirmation)
+        enters the outbox, due at ``now_ms``, in the same transaction."""
+        ...
+
+    async def add_deliveries(self, deliveries: Sequence[HttpDelivery], now_ms: int) -> None:
+        """Put ``deliveries`` into the outbox, due at ``now_ms`` (a confirmation sent
+        again when its endpoint is subscribed again)."""
         ...
 
     async def publish_to_queues(
@@ -199,7 +216,8 @@ class TopicStore(Protocol):
         is durable in every queue that still exists and in the outbox, or (on an error)
         nothing of the call was kept.
 
-        A queue deleted since the caller resolved it is skipped. Queue-level FIFO
+        A queue deleted since the caller resolved it is skipped, or its delivery's
+        ``fallback`` (the dead-letter queue's message) is made instead. Queue-level FIFO
         deduplication applies as for a send. ``last_sequence`` (FIFO topics) is recorded
         as the topic's last SequenceNumber. Raises ``TopicDoesNotExist`` if the topic
         was deleted meanwhile. One outcome per message, in order.
@@ -253,6 +271,11 @@ class OutboxStore(Protocol):
     async def defer(self, slots: Sequence[tuple[int, int]]) -> None:
         """Move throttled entries, ``(row_id, slot_ms)``, to the send slots reserved for
         them."""
+        ...
+
+    async def postpone(self, due: Sequence[tuple[int, int]]) -> None:
+        """Make entries, ``(row_id, due_ms)``, due at another time; their attempts and
+        throttle slots are kept (no error for an entry that is gone)."""
         ...
 
     async def dead_letter(self, row_id: int, delivery: QueueDelivery, now_ms: int) -> bool:

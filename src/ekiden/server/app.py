@@ -6,6 +6,10 @@ that carries ``Action`` speaks the Query protocol, of SNS when ``is_sns_request`
 SQS; ``GET /health`` answers a liveness check, and ``GET /sns/SimpleNotificationService-
 <fingerprint>.pem`` serves the certificate of the key SNS envelopes are signed with
 (their ``SigningCertURL``).
+
+URLs ekiden hands out (queue URLs; SNS's SubscribeURL, UnsubscribeURL, SigningCertURL)
+start with the ``public_url`` setting when it is set, else with ``http://<Host header>``
+(how the client addressed ekiden).
 """
 
 from __future__ import annotations
@@ -71,7 +75,11 @@ class SqsApp:
     when the broker has topics, to the SNS front end."""
 
     def __init__(
-        self, broker: Broker, default_base_url: str, signer: RsaEnvelopeSigner | None = None
+        self,
+        broker: Broker,
+        default_base_url: str,
+        signer: RsaEnvelopeSigner | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.signer = signer
         self.frontend = SqsFrontend(broker)
@@ -79,12 +87,13 @@ class SqsApp:
         self.broker = broker
         self.account_id = broker.account_id
         self.default_base_url = default_base_url
+        self.public_url = public_url
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         headers = request.headers
         host = headers.get("host")
         ctx = RequestContext(
-            base_url=f"http://{host}" if host else self.default_base_url,
+            base_url=self.public_url or (f"http://{host}" if host else self.default_base_url),
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
             request_id=new_request_id(),
             client_gone=request.closed,
@@ -98,7 +107,11 @@ class SqsApp:
                 return HttpResponse(503, b'{"status":"failed","reason":"store"}')
             return HttpResponse(200, b'{"status":"ok"}')
         signer = self.signer
-        if request.method == "GET" and signer is not None and request.path == signer.cert_path:
+        if (
+            request.method == "GET"
+            and signer is not None
+            and request.path.endswith(signer.cert_path)  # also under a public_url path
+        ):
             return HttpResponse(200, signer.cert_pem, PEM_CONTENT_TYPE)
         authorization = headers.get("authorization", "")
         try:
@@ -146,8 +159,10 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
         await broker.stop()
         await store.close()
         raise
-    app = SqsApp(broker, f"http://{settings.host}:{settings.port}", signer)
+    app = SqsApp(broker, f"http://{settings.host}:{settings.port}", signer, settings.public_url)
     http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log)
     port = await http.start(settings.host, settings.port)
     app.default_base_url = f"http://{settings.host}:{port}"
+    if broker.topics is not None:  # for the URLs of messages no request addresses
+        broker.topics.base_url = settings.public_url or app.default_base_url
     return RunningServer(settings, store, broker, http, port)

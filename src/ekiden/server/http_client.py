@@ -53,6 +53,10 @@ class StreamHttpPoster:
             return HttpOutcome(None, f"bad port in {url}")
         netloc = parts.netloc.rpartition("@")[2]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in netloc + target):
+            # Subscribe refuses such URLs; one stored before it did must not be able to
+            # write a malformed (or a second) request line.
+            return HttpOutcome(None, f"whitespace or a control character in {url!r}")
         lines = [f"POST {target} HTTP/1.1", f"Host: {netloc}"]
         lines += [f"{name}: {value}" for name, value in headers]
         if parts.username is not None:

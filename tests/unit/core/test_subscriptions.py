@@ -440,3 +440,72 @@ def test_subscription_settings_parse_the_stored_attributes() -> None:
     assert settings.filter_scope == "MessageAttributes"
     assert settings.dead_letter_target_arn == QUEUE
     assert settings.delivery_policy is None
+
+
+# --- review fixes: JSON attributes compared parsed, regions, unsafe URLs -----------------------
+
+
+def test_subscribing_again_with_the_same_json_policies_written_otherwise_is_the_same() -> None:
+    stored = subscribe_attrs(
+        {
+            "FilterPolicy": '{"kind": ["paid"], "n": [{"numeric": [">", 1]}]}',
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": QUEUE}),
+        }
+    )
+    again = subscribe_attrs(
+        {
+            "FilterPolicy": '{ "n":[{"numeric":[">",1]}],\n  "kind" : [ "paid" ] }',
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": QUEUE}, indent=4),
+        }
+    )
+    check_subscription_exists_alike(stored, again)
+    with pytest.raises(InvalidParameterValue):
+        check_subscription_exists_alike(
+            stored, subscribe_attrs({"FilterPolicy": '{"kind": ["x"]}'})
+        )
+
+
+def test_an_sqs_endpoint_of_another_region_than_the_topics_is_refused() -> None:
+    other = "arn:aws:sqs:eu-west-1:123456789012:q"
+    assert error_of(lambda: check_subscribe(STANDARD, "sqs", other)) == (
+        "Invalid parameter: SQS endpoint ARN Reason: the queue must be in region us-east-1"
+    )
+    # Another account of the same region is fine (it confirms the subscription itself).
+    assert check_subscribe(STANDARD, "sqs", "arn:aws:sqs:us-east-1:210987654321:q")
+
+
+@pytest.mark.parametrize(
+    "dlq",
+    ["arn:aws:sqs:eu-west-1:123456789012:dlq", "arn:aws:sqs:us-east-1:210987654321:dlq"],
+)
+def test_a_dead_letter_queue_must_be_in_the_subscriptions_account_and_region(dlq: str) -> None:
+    message = error_of(
+        lambda: normalize_subscription_attributes(
+            {"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq})},
+            protocol="sqs",
+            endpoint=QUEUE,
+            topic_fifo=False,
+            region="us-east-1",
+            account_id="123456789012",
+        )
+    )
+    assert message == (
+        "Invalid parameter: Attributes Reason: RedrivePolicy: deadLetterTargetArn must be a "
+        "queue in the same account and region as the subscription"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/a b",
+        "http://example.com/a\tb",
+        "http://example.com/hook\r\nX-Injected: 1",
+        "http://example.com/\x00",
+        "http://example.com/hook ",
+    ],
+)
+def test_an_http_endpoint_with_whitespace_or_control_characters_is_refused(url: str) -> None:
+    assert error_of(lambda: check_endpoint("http", url)) == (
+        "Invalid parameter: Endpoint Reason: a URL may not contain whitespace or control characters"
+    )

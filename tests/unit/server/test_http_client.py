@@ -59,3 +59,11 @@ def test_https_is_verified_against_the_ca_file_given_and_fails_without_it(tmp_pa
         assert post(StreamHttpPoster(ca.ca_file), endpoint.url).status == 200
         untrusted = post(StreamHttpPoster(), endpoint.url)
     assert untrusted.status is None and "TLS failure" in untrusted.error
+
+
+def test_a_url_with_whitespace_is_never_written_as_a_request_line() -> None:
+    with Endpoint() as endpoint:
+        outcome = post(StreamHttpPoster(), endpoint.url + "/a b\r\nX-Evil: 1")
+        assert outcome.status is None
+        assert "whitespace or a control character" in outcome.error
+        assert endpoint.quiet_for(0.3)

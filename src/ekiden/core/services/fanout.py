@@ -20,9 +20,13 @@ What a queue receives (AWS developer guide, "Fanout to Amazon SQS queues"):
 * MD5OfMessageBody and MD5OfMessageAttributes as a send computes them; SenderId is the
   SNS service's own (see ``SNS_SENDER_ID``).
 
-A message larger than the queue's MaximumMessageSize cannot be delivered; AWS counts that
-as a client-side failure, so it is dropped too (without a dead-letter queue: ekiden
-dead-letters only the HTTP/S deliveries that run out of retries).
+A delivery that cannot be made is what AWS counts as a client-side error: the queue was
+deleted, the message is larger than the queue's MaximumMessageSize, or a raw delivery has
+more than 10 attributes. Such a message goes, in the publish's own transaction, to the
+subscription's RedrivePolicy dead-letter queue (the body the delivery would have had; a
+raw delivery's attributes as message attributes, or the body alone when there are more
+than 10), as AWS's guide ("Amazon SNS dead-letter queues") says; without one (or when the
+dead-letter queue cannot take it either) it is dropped with a log line.
 
 Envelopes of standard topics are signed, as AWS signs them (SignatureVersion, Signature,
 SigningCertURL): by the ``EnvelopeSigner`` handed to ``TopicService``, once per message
@@ -37,10 +41,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ekiden.core.ids import format_sequence_number, new_message_id
-from ekiden.core.messages import attributes_size, md5_of_attributes, md5_of_body
+from ekiden.core.messages import (
+    MessageAttributes,
+    attributes_size,
+    md5_of_attributes,
+    md5_of_body,
+)
 from ekiden.core.rules import dedup
 from ekiden.core.rules.patterns import FilterPolicy
 from ekiden.core.sns_envelopes import (
+    MAX_RAW_SQS_ATTRIBUTES,
     EnvelopeSignature,
     notification_for,
     raw_sqs_attributes,
@@ -70,15 +80,27 @@ class EnvelopeSigner(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class SqsEndpoint:
-    """A confirmed SQS subscription together with the queue its endpoint names."""
+class DeadLetterQueue:
+    """A subscription's RedrivePolicy queue, as a message put into it needs to know it."""
 
-    subscription_arn: str
-    raw: bool
     target: QueueTarget
     delay_s: int
     max_message_bytes: int
+    dedup_scope_group: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SqsEndpoint:
+    """A confirmed SQS subscription together with the queue its endpoint names
+    (``target`` ``None``: the queue no longer exists) and its dead-letter queue."""
+
+    subscription_arn: str
+    raw: bool
+    target: QueueTarget | None
+    delay_s: int
+    max_message_bytes: int
     dedup_scope_group: bool
+    dead_letter: DeadLetterQueue | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,56 +148,116 @@ def envelope_signature(
     return signer.sign(envelope.string_to_sign(), signature_version, publication.base_url)
 
 
-def sqs_message(
-    publication: Publication,
-    endpoint: SqsEndpoint,
-    signature: EnvelopeSignature | None,
+def queue_message(
+    body: str,
+    attributes: MessageAttributes,
+    *,
+    is_fifo: bool,
+    delay_s: int,
+    max_message_bytes: int,
+    dedup_scope_group: bool = False,
+    group_id: str | None = None,
+    dedup_id: str | None = None,
 ) -> NewMessage | None:
-    """The message ``endpoint``'s queue receives, or ``None`` when the delivery must be
-    dropped (raw delivery of more than 10 attributes, too large for the queue)."""
-    published = publication.published
-    if endpoint.raw:
-        body = published.message_for("sqs")
-        attributes = raw_sqs_attributes(published)
-        if attributes is None:
-            return None
-    else:
-        envelope = notification_for(
-            published,
-            protocol="sqs",
-            message_id=publication.message_id,
-            topic_arn=publication.topic_arn,
-            timestamp_ms=publication.timestamp_ms,
-            unsubscribe_url=unsubscribe_url(publication.base_url, endpoint.subscription_arn),
-            sequence_number=publication.sequence_number,
-        )
-        body = envelope.to_json(signature)
-        attributes = {}
-    body_bytes = body.encode("utf-8")
-    if len(body_bytes) + attributes_size(attributes) > endpoint.max_message_bytes:
+    """The SQS message SNS puts into a queue (a subscribed one or a dead-letter queue):
+    ``None`` when the queue cannot take it (more than 10 attributes, larger than the
+    queue's MaximumMessageSize, a FIFO queue without group and deduplication ids)."""
+    if len(attributes) > MAX_RAW_SQS_ATTRIBUTES:
         return None
-    group_id, dedup_id = sqs_ordering_fields(published, queue_fifo=endpoint.target.is_fifo)
+    body_bytes = body.encode("utf-8")
+    if len(body_bytes) + attributes_size(attributes) > max_message_bytes:
+        return None
     dedup_key = None
-    if endpoint.target.is_fifo:
+    if is_fifo:
         if group_id is None or dedup_id is None:
             return None  # only FIFO topics reach FIFO queues, and they always have both
-        dedup_key = dedup.dedup_key(
-            dedup_id, group_id, scope_is_message_group=endpoint.dedup_scope_group
-        )
+        dedup_key = dedup.dedup_key(dedup_id, group_id, scope_is_message_group=dedup_scope_group)
     return NewMessage(
         message_id=new_message_id(),
         body=body,
-        attributes=attributes,
+        attributes=dict(attributes),
         system_attributes={},
         md5_of_body=md5_of_body(body_bytes),
         md5_of_attributes=md5_of_attributes(attributes),
         md5_of_system_attributes=None,
         sender_id=SNS_SENDER_ID,
-        delay_s=endpoint.delay_s,
+        delay_s=delay_s,
         group_id=group_id,
-        dedup_id=dedup_id,
+        dedup_id=dedup_id if is_fifo else None,
         dedup_key=dedup_key,
     )
+
+
+def sqs_body(
+    publication: Publication, endpoint: SqsEndpoint, signature: EnvelopeSignature | None
+) -> tuple[str, MessageAttributes | None]:
+    """The body an SQS subscription receives and its message attributes (raw delivery:
+    ``None`` when there are more than SQS's 10)."""
+    published = publication.published
+    if endpoint.raw:
+        return published.message_for("sqs"), raw_sqs_attributes(published)
+    envelope = notification_for(
+        published,
+        protocol="sqs",
+        message_id=publication.message_id,
+        topic_arn=publication.topic_arn,
+        timestamp_ms=publication.timestamp_ms,
+        unsubscribe_url=unsubscribe_url(publication.base_url, endpoint.subscription_arn),
+        sequence_number=publication.sequence_number,
+    )
+    return envelope.to_json(signature), {}
+
+
+def sqs_message(
+    publication: Publication,
+    endpoint: SqsEndpoint,
+    signature: EnvelopeSignature | None,
+) -> NewMessage | None:
+    """The message ``endpoint``'s queue receives, or ``None`` when the delivery cannot be
+    made (the queue is gone, raw delivery of more than 10 attributes, too large)."""
+    if endpoint.target is None:
+        return None
+    body, attributes = sqs_body(publication, endpoint, signature)
+    if attributes is None:
+        return None
+    group_id, dedup_id = sqs_ordering_fields(
+        publication.published, queue_fifo=endpoint.target.is_fifo
+    )
+    return queue_message(
+        body,
+        attributes,
+        is_fifo=endpoint.target.is_fifo,
+        delay_s=endpoint.delay_s,
+        max_message_bytes=endpoint.max_message_bytes,
+        dedup_scope_group=endpoint.dedup_scope_group,
+        group_id=group_id,
+        dedup_id=dedup_id,
+    )
+
+
+def dead_letter_delivery(
+    publication: Publication, endpoint: SqsEndpoint, signature: EnvelopeSignature | None
+) -> QueueDelivery | None:
+    """What the subscription's dead-letter queue gets when the delivery to
+    ``endpoint`` cannot be made: the body the delivery would have had, with a raw
+    delivery's attributes (the body alone when SQS cannot take that many); ``None``
+    without a dead-letter queue or when it cannot take the message either."""
+    dead = endpoint.dead_letter
+    if dead is None:
+        return None
+    body, attributes = sqs_body(publication, endpoint, signature)
+    group_id, dedup_id = sqs_ordering_fields(publication.published, queue_fifo=dead.target.is_fifo)
+    message = queue_message(
+        body,
+        attributes or {},
+        is_fifo=dead.target.is_fifo,
+        delay_s=dead.delay_s,
+        max_message_bytes=dead.max_message_bytes,
+        dedup_scope_group=dead.dedup_scope_group,
+        group_id=group_id,
+        dedup_id=dedup_id,
+    )
+    return None if message is None else QueueDelivery(dead.target, message)
 
 
 def http_delivery(
@@ -271,15 +353,29 @@ def prepare_messages(
                 signature = envelope_signature(publication, signer, topic.signature_version)
                 signed = True
             message = sqs_message(publication, endpoint, signature)
-            if message is None:
+            dead = (
+                dead_letter_delivery(publication, endpoint, signature)
+                if endpoint.dead_letter is not None
+                else None
+            )
+            if message is not None and endpoint.target is not None:
+                # ``fallback``: where it goes if the queue is deleted before the commit.
+                deliveries.append(QueueDelivery(endpoint.target, message, fallback=dead))
+            elif dead is not None:
                 log.warning(
-                    "dropped the delivery of %s to %s: too large for the queue, or a raw "
-                    "delivery of more than 10 attributes",
+                    "moved %s to the dead-letter queue of %s: its queue does not exist, the "
+                    "message is too large for it, or a raw delivery has more than 10 attributes",
                     publication.message_id,
                     endpoint.subscription_arn,
                 )
-                continue
-            deliveries.append(QueueDelivery(endpoint.target, message))
+                deliveries.append(dead)
+            else:
+                log.warning(
+                    "dropped the delivery of %s to %s: its queue does not exist, the message "
+                    "is too large for it, or a raw delivery has more than 10 attributes",
+                    publication.message_id,
+                    endpoint.subscription_arn,
+                )
         posts = _http_deliveries(publication, http_endpoints, signer, topic.signature_version)
         dedup_key = None
         if topic.is_fifo and published.dedup_id is not None and published.group_id is not None:

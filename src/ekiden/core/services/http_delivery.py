@@ -16,7 +16,15 @@ retries", "Amazon SNS dead-letter queues"):
   RedrivePolicy dead-letter queue (the body it was POSTing; a raw delivery's attributes
   as SQS message attributes), or is dropped with a log line; a confirmation is dropped;
 * ``maxReceivesPerSecond`` spaces the attempts of one subscription: an entry whose turn
-  has not come is moved in the outbox to the slot reserved for it.
+  has not come is moved in the outbox to the slot reserved for it;
+* at most ``MAX_IN_FLIGHT`` attempts are under way, and at most
+  ``MAX_IN_FLIGHT_PER_SUBSCRIPTION`` of them for one subscription, so that a slow (or
+  silent) endpoint cannot take every attempt: an entry of a subscription at its cap is
+  postponed in the outbox (by the longest an attempt can take) and made due again, in
+  its old place, as soon as one of the subscription's attempts ends;
+* an UnsubscribeConfirmation outlives its subscription: it names its endpoint and the
+  delivery policy to retry by, and is dropped (never dead-lettered) when retries run out,
+  like a SubscriptionConfirmation.
 
 Deliveries are at least once: an entry leaves the outbox only after its attempt's
 outcome is recorded, so one interrupted by a stop or a crash is POSTed again after the
@@ -36,20 +44,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ekiden.core.clock import Clock
-from ekiden.core.ids import new_message_id, parse_sqs_arn
-from ekiden.core.messages import attributes_size, md5_of_attributes, md5_of_body
+from ekiden.core.ids import parse_sqs_arn
 from ekiden.core.rules.delivery import (
     DEFAULT_CONTENT_TYPE,
     EffectiveDeliveryPolicy,
     effective_policy,
+    parse_subscription_delivery_policy,
     retry_delay_s,
 )
-from ekiden.core.services.confirmation import SUBSCRIPTION_CONFIRMATION
-from ekiden.core.services.fanout import SNS_SENDER_ID
+from ekiden.core.services.confirmation import (
+    CONFIRMATION_TYPES,
+    SUBSCRIPTION_CONFIRMATION,
+)
+from ekiden.core.services.fanout import queue_message
 from ekiden.core.services.queues import QueueService
-from ekiden.core.services.topic_catalog import Subscription, TopicCatalog
+from ekiden.core.services.topic_catalog import TopicCatalog
 from ekiden.core.services.waiters import QueueWaiters
-from ekiden.core.sns_envelopes import MAX_RAW_SQS_ATTRIBUTES
 from ekiden.core.storage import NewMessage
 from ekiden.core.topic_storage import (
     HttpDelivery,
@@ -64,6 +74,8 @@ log = logging.getLogger("ekiden.sns.http")
 REQUEST_TIMEOUT_S = 15.0  # AWS: "The connection will time out in 15 seconds"
 USER_AGENT = "Amazon Simple Notification Service Agent"
 MAX_IN_FLIGHT = 32
+MAX_IN_FLIGHT_PER_SUBSCRIPTION = 4
+POSTPONE_MS = int(REQUEST_TIMEOUT_S * 1000)  # an attempt under way has ended by then
 _ERROR_PAUSE_S = 1.0
 _MAX_SLOTS_KEPT = 1_000
 
@@ -115,26 +127,24 @@ def dead_letter_message(
     dead-letter queue: the body it was POSTing and, for raw delivery, the published
     attributes; ``None`` when the queue cannot take it (more than 10 attributes, too
     large), which AWS counts as a failed redrive."""
-    attributes = dict(delivery.attributes)
-    body = delivery.body.encode("utf-8")
-    if len(attributes) > MAX_RAW_SQS_ATTRIBUTES:
-        return None
-    if len(body) + attributes_size(attributes) > max_message_bytes:
-        return None
-    return NewMessage(
-        message_id=new_message_id(),
-        body=delivery.body,
-        attributes=attributes,
-        system_attributes={},
-        md5_of_body=md5_of_body(body),
-        md5_of_attributes=md5_of_attributes(attributes),
-        md5_of_system_attributes=None,
-        sender_id=SNS_SENDER_ID,
+    return queue_message(
+        delivery.body,
+        delivery.attributes,
+        is_fifo=False,
         delay_s=delay_s,
-        group_id=None,
-        dedup_id=None,
-        dedup_key=None,
+        max_message_bytes=max_message_bytes,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where and how an outbox entry goes: its URL, the policy it is retried by, and the
+    dead-letter queue of its subscription."""
+
+    subscription_arn: str
+    url: str
+    policy: EffectiveDeliveryPolicy
+    dead_letter_target_arn: str | None = None
 
 
 class HttpDeliveryService:
@@ -158,6 +168,9 @@ class HttpDeliveryService:
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._next_slot_ms: dict[str, float] = {}  # subscription ARN -> its next send slot
+        self._busy: dict[str, int] = {}  # subscription ARN -> its attempts under way
+        # subscription ARN -> entries postponed at its cap: row id -> the due time to restore
+        self._postponed: dict[str, dict[int, int]] = {}
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -205,43 +218,88 @@ class HttpDeliveryService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
 
+    def route(self, delivery: HttpDelivery) -> Route | None:
+        """Where ``delivery`` goes: its subscription's endpoint and effective policy, or
+        the endpoint and policy it names itself; ``None`` if its subscription is gone."""
+        arn = delivery.subscription_arn
+        if delivery.endpoint is not None:
+            own = (
+                parse_subscription_delivery_policy(delivery.delivery_policy, error_prefix="")
+                if delivery.delivery_policy
+                else None
+            )
+            return Route(arn, delivery.endpoint, effective_policy(None, own))
+        target = self.topics.delivery_target(arn)
+        if target is None:
+            return None
+        subscription, topic_policy = target
+        return Route(
+            arn,
+            subscription.record.endpoint,
+            effective_policy(topic_policy, subscription.settings.delivery_policy),
+            subscription.settings.dead_letter_target_arn,
+        )
+
     async def _dispatch(self, due: Sequence[PendingDelivery], now_ms: int) -> bool:
-        """Start an attempt for each due entry its subscription's throttle lets go now;
-        move the others to their slots. True if some were moved."""
+        """Start an attempt for each due entry its subscription's cap and throttle let
+        go now; move the others (to their throttle slots, or postponed while the
+        subscription is at its cap). True if some were moved."""
         deferred: list[tuple[int, int]] = []
+        postponed: list[tuple[int, int]] = []
         if len(self._next_slot_ms) > _MAX_SLOTS_KEPT:  # forget slots long past
             self._next_slot_ms = {a: t for a, t in self._next_slot_ms.items() if t > now_ms}
         for pending in due:
-            target = self.topics.delivery_target(pending.delivery.subscription_arn)
-            if target is None:  # unsubscribed meanwhile (its entries are going too)
+            route = self.route(pending.delivery)
+            if route is None:  # unsubscribed meanwhile (its entries are going too)
                 await self.outbox.delivered(pending.row_id)
                 continue
-            subscription, topic_policy = target
-            policy = effective_policy(topic_policy, subscription.settings.delivery_policy)
-            rate = policy.max_receives_per_s
+            arn = route.subscription_arn
+            if self._busy.get(arn, 0) >= MAX_IN_FLIGHT_PER_SUBSCRIPTION:
+                postponed.append((pending.row_id, now_ms + POSTPONE_MS))
+                self._postponed.setdefault(arn, {})[pending.row_id] = pending.due_ms
+                continue
+            rate = route.policy.max_receives_per_s
             if rate is not None and not pending.slot_reserved:
-                arn = subscription.arn
                 slot_ms = max(float(now_ms), self._next_slot_ms.get(arn, 0.0))
                 self._next_slot_ms[arn] = slot_ms + 1000.0 / rate
                 if slot_ms > now_ms:
                     deferred.append((pending.row_id, math.ceil(slot_ms)))
                     continue
-            self._in_flight[pending.row_id] = asyncio.create_task(
-                self._attempt(pending, subscription, policy)
-            )
+            waiting = self._postponed.get(arn)
+            if waiting is not None:
+                waiting.pop(pending.row_id, None)  # its postponement ran out by itself
+            self._busy[arn] = self._busy.get(arn, 0) + 1
+            self._in_flight[pending.row_id] = asyncio.create_task(self._attempt(pending, route))
         if deferred:
             await self.outbox.defer(deferred)
-        return bool(deferred)
+        if postponed:
+            await self.outbox.postpone(postponed)
+        return bool(deferred or postponed)
 
-    async def _attempt(
-        self, pending: PendingDelivery, subscription: Subscription, policy: EffectiveDeliveryPolicy
-    ) -> None:
+    def _attempt_ended(self, arn: str) -> tuple[int, int] | None:
+        """One attempt of subscription ``arn`` ended: its oldest postponed entry, with
+        the due time to give back to it (its old place), if there is one."""
+        busy = self._busy.get(arn, 0) - 1
+        if busy > 0:
+            self._busy[arn] = busy
+        else:
+            self._busy.pop(arn, None)
+        waiting = self._postponed.get(arn)
+        if not waiting:
+            self._postponed.pop(arn, None)
+            return None
+        row_id = next(iter(waiting))
+        return row_id, waiting.pop(row_id)
+
+    async def _attempt(self, pending: PendingDelivery, route: Route) -> None:
         delivery = pending.delivery
+        policy = route.policy
+        cancelled = False
         try:
-            confirmation = delivery.message_type == SUBSCRIPTION_CONFIRMATION
+            confirmation = delivery.message_type in CONFIRMATION_TYPES
             content_type = DEFAULT_CONTENT_TYPE if confirmation else policy.content_type
             outcome = await self.poster.post(
-                subscription.record.endpoint,
+                route.url,
                 delivery.body.encode("utf-8"),
                 request_headers(delivery, content_type),
                 REQUEST_TIMEOUT_S,
@@ -257,7 +315,7 @@ class HttpDeliveryService:
                     "%s %s to %s failed (%s); retry %d in %.3g s",
                     delivery.message_type,
                     delivery.message_id,
-                    subscription.arn,
+                    route.subscription_arn,
                     reason,
                     attempts,
                     delay_s,
@@ -265,30 +323,39 @@ class HttpDeliveryService:
                 due_ms = self.clock.now_ms() + round(delay_s * 1000)
                 await self.outbox.retry_later(pending.row_id, attempts, due_ms)
             else:
-                await self._give_up(pending, subscription, attempts, reason)
+                await self._give_up(pending, route, attempts, reason)
         except asyncio.CancelledError:
+            cancelled = True
             raise
         except Exception:
-            log.exception("delivering %s to %s failed", delivery.message_id, subscription.arn)
+            log.exception("delivering %s to %s failed", delivery.message_id, route.subscription_arn)
         finally:
             self._in_flight.pop(pending.row_id, None)
+            released = self._attempt_ended(route.subscription_arn)
+            if released is not None and not cancelled:
+                try:
+                    await self.outbox.postpone([released])
+                except Exception:  # it comes due by itself when its postponement ends
+                    log.exception("making a postponed delivery due again failed")
             self._wake.set()
 
     async def _give_up(
-        self, pending: PendingDelivery, subscription: Subscription, attempts: int, reason: str
+        self, pending: PendingDelivery, route: Route, attempts: int, reason: str
     ) -> None:
         """Retries are exhausted: dead-letter a notification, or drop it."""
         delivery = pending.delivery
-        what = f"{delivery.message_type} {delivery.message_id} to {subscription.arn}"
-        dlq_arn = subscription.settings.dead_letter_target_arn
-        if delivery.message_type == SUBSCRIPTION_CONFIRMATION or dlq_arn is None:
+        what = f"{delivery.message_type} {delivery.message_id} to {route.subscription_arn}"
+        dlq_arn = route.dead_letter_target_arn
+        if delivery.message_type in CONFIRMATION_TYPES or dlq_arn is None:
             log.warning("dropped %s after %d attempts (%s)", what, attempts, reason)
             await self.outbox.delivered(pending.row_id)
             return
         parsed = parse_sqs_arn(dlq_arn)
         queue = (
             self.queues.cached(parsed.resource)
-            if parsed is not None and parsed.account_id == self.queues.account_id
+            if parsed is not None
+            and parsed.account_id == self.queues.account_id
+            and parsed.region == self.topics.region
             else None
         )
         message = (

@@ -18,10 +18,13 @@ from ekiden.core.errors import (
     SubscriptionDoesNotExist,
     TopicDoesNotExist,
 )
+from ekiden.core.ids import parse_sqs_arn
 from ekiden.core.rules.delivery import TopicDeliveryPolicy
 from ekiden.core.rules.patterns import FilterPolicy, compile_filter_policy
+from ekiden.core.services.fanout import DeadLetterQueue, SqsEndpoint
+from ekiden.core.services.queues import Queue, QueueService
 from ekiden.core.subscriptions import SubscriptionSettings
-from ekiden.core.topic_storage import SubscriptionRecord, TopicRecord, TopicStore
+from ekiden.core.topic_storage import QueueTarget, SubscriptionRecord, TopicRecord, TopicStore
 from ekiden.core.topics import (
     TopicRef,
     TopicSettings,
@@ -170,6 +173,57 @@ class TopicCatalog:
         if subscription is None:
             raise SubscriptionDoesNotExist()
         return subscription
+
+
+def own_queue(arn: str, queues: QueueService, account_id: str, region: str) -> Queue | None:
+    """The queue of ``region`` and ``account_id`` (the broker's) that ``arn`` names, if
+    it exists: SNS delivers to, and dead-letters into, no other."""
+    parsed = parse_sqs_arn(arn)
+    if parsed is None or parsed.account_id != account_id or parsed.region != region:
+        return None
+    return queues.cached(parsed.resource)
+
+
+def _target(queue: Queue) -> QueueTarget:
+    settings = queue.settings
+    return QueueTarget(queue.queue_id, settings.is_fifo, settings.retention_s * 1000)
+
+
+def sqs_endpoint(
+    subscription: Subscription, queues: QueueService, account_id: str, region: str
+) -> SqsEndpoint | None:
+    """The queue a confirmed SQS subscription delivers to, with its dead-letter queue;
+    ``None`` when neither exists (a deleted queue's deliveries go to the dead-letter
+    queue, or are dropped, as AWS drops them)."""
+    record = subscription.record
+    if record.protocol != "sqs" or record.pending_confirmation:
+        return None
+    queue = own_queue(record.endpoint, queues, account_id, region)
+    dlq_arn = subscription.settings.dead_letter_target_arn
+    dlq = own_queue(dlq_arn, queues, account_id, region) if dlq_arn is not None else None
+    dead_letter = None
+    if dlq is not None:
+        dead_letter = DeadLetterQueue(
+            _target(dlq),
+            dlq.settings.delay_s,
+            dlq.settings.max_message_bytes,
+            dlq.settings.dedup_scope_group,
+        )
+    if queue is None:
+        if dead_letter is None:
+            return None
+        return SqsEndpoint(
+            record.arn, subscription.settings.raw_message_delivery, None, 0, 0, False, dead_letter
+        )
+    return SqsEndpoint(
+        subscription_arn=record.arn,
+        raw=subscription.settings.raw_message_delivery,
+        target=_target(queue),
+        delay_s=queue.settings.delay_s,
+        max_message_bytes=queue.settings.max_message_bytes,
+        dedup_scope_group=queue.settings.dedup_scope_group,
+        dead_letter=dead_letter,
+    )
 
 
 def page_token(kind: str, row_id: int) -> str:

@@ -11,7 +11,13 @@ confirmed ``http``/``https`` ones, through the outbox that the same transaction 
 ``HttpDeliveryService`` empties (``outbox_changed`` wakes it). An HTTP/S subscription
 starts pending: Subscribe puts its SubscriptionConfirmation into the outbox with it.
 ``lambda`` subscriptions are stored confirmed, for a component yet to come. SQS
-subscriptions of this account are confirmed at once, as on AWS.
+subscriptions of this account are confirmed at once, as on AWS. Subscribing a pending
+HTTP/S endpoint again sends its confirmation again (same token); Unsubscribe of an HTTP/S
+subscription sends it an UnsubscribeConfirmation, through the outbox too.
+
+An SQS delivery that cannot be made (its queue is gone, the message is too large for it,
+a raw delivery has more than 10 attributes) goes to the subscription's RedrivePolicy
+dead-letter queue in the publish's transaction (``fanout``), else it is dropped.
 
 Configuration changes are serialised (one at a time), like queue changes: each reads the
 cached record and writes a whole map back. Listings page through the store, 100 at a
@@ -34,24 +40,25 @@ from ekiden.core.errors import (
     SubscriptionLimitExceeded,
     TopicLimitExceeded,
 )
-from ekiden.core.ids import parse_sqs_arn
-from ekiden.core.rules.delivery import HTTP_PROTOCOLS
+from ekiden.core.rules.delivery import HTTP_PROTOCOLS, effective_policy
 from ekiden.core.rules.patterns import FilterPolicy
-from ekiden.core.services.confirmation import confirmation_delivery
+from ekiden.core.services.confirmation import (
+    confirmation_delivery,
+    unsubscribe_confirmation_delivery,
+)
 from ekiden.core.services.fanout import (
     EnvelopeSigner,
     HttpEndpoint,
-    SqsEndpoint,
     TopicFacts,
     prepare_messages,
 )
 from ekiden.core.services.queues import QueueService
 from ekiden.core.services.topic_catalog import (
-    Subscription,
     Topic,
     TopicCatalog,
     page_start,
     page_token,
+    sqs_endpoint,
 )
 from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.sns_messages import (
@@ -70,8 +77,8 @@ from ekiden.core.subscriptions import (
     subscription_attributes_view,
 )
 from ekiden.core.topic_storage import (
+    HttpDelivery,
     PublishOutcome,
-    QueueTarget,
     SubscriptionRecord,
     TopicStore,
 )
@@ -135,6 +142,9 @@ class TopicService(TopicCatalog):
         self.signer = signer
         self.outbox_changed: Callable[[], None] = _nothing
         """Called after new HTTP/S deliveries are durable in the outbox."""
+        self.base_url = "http://localhost"
+        """Where ekiden is reached, for URLs in messages no request addresses
+        (the UnsubscribeConfirmation's); the server sets it."""
         self._config_lock = asyncio.Lock()
 
     # --- topics ------------------------------------------------------------------------
@@ -263,12 +273,22 @@ class TopicService(TopicCatalog):
                 topic_max_message_bytes=topic.settings.max_message_bytes,
             )
             normalized = normalize_subscription_attributes(
-                attributes, protocol=protocol, endpoint=checked, topic_fifo=topic.record.is_fifo
+                attributes,
+                protocol=protocol,
+                endpoint=checked,
+                topic_fifo=topic.record.is_fifo,
+                region=self.region,
+                account_id=self.account_id,
             )
             for existing in topic.subscriptions.values():
                 if existing.record.protocol == protocol and existing.record.endpoint == checked:
                     check_subscription_exists_alike(existing.record.attributes, normalized)
+                    await self._confirm_again(topic, existing.record, base_url)
                     return _subscribe_answer(existing.record, return_subscription_arn)
+            if topic.settings.max_message_bytes > DEFAULT_MAX_MESSAGE_BYTES:
+                check_large_message_topic(
+                    [*(s.record.protocol for s in topic.subscriptions.values()), protocol]
+                )
             limit = (
                 MAX_FIFO_TOPIC_SUBSCRIPTIONS
                 if topic.record.is_fifo
@@ -293,21 +313,41 @@ class TopicService(TopicCatalog):
             )
             confirmation = None
             if pending and protocol in HTTP_PROTOCOLS and record.token is not None:
-                confirmation = confirmation_delivery(
-                    subscription_arn=record.arn,
-                    topic_arn=topic.arn,
-                    token=record.token,
-                    base_url=base_url,
-                    now_ms=now_ms,
-                    signer=self.signer,
-                    signature_version=topic.settings.signature_version,
-                )
+                confirmation = self._confirmation(topic, record, base_url, now_ms)
             record = await self.store.subscribe(record, confirmation, now_ms)
             if confirmation is not None:
                 self.outbox_changed()
             return _subscribe_answer(
                 self._wrap_subscription(record).record, return_subscription_arn
             )
+
+    async def _confirm_again(self, topic: Topic, record: SubscriptionRecord, base_url: str) -> None:
+        """Subscribing a pending HTTP/S endpoint again sends its confirmation again (the
+        same token), so that one whose retries ran out can still be confirmed."""
+        if not record.pending_confirmation or record.protocol not in HTTP_PROTOCOLS:
+            return
+        if record.token is None:
+            return
+        now_ms = self.clock.now_ms()
+        await self.store.add_deliveries(
+            [self._confirmation(topic, record, base_url, now_ms)], now_ms
+        )
+        self.outbox_changed()
+
+    def _confirmation(
+        self, topic: Topic, record: SubscriptionRecord, base_url: str, now_ms: int
+    ) -> HttpDelivery:
+        """The SubscriptionConfirmation POST of a pending HTTP/S subscription."""
+        assert record.token is not None  # pending HTTP/S subscriptions have one
+        return confirmation_delivery(
+            subscription_arn=record.arn,
+            topic_arn=topic.arn,
+            token=record.token,
+            base_url=base_url,
+            now_ms=now_ms,
+            signer=self.signer,
+            signature_version=topic.settings.signature_version,
+        )
 
     async def confirm_subscription(
         self, arn: str, token: str, authenticate_on_unsubscribe: str | None
@@ -326,15 +366,40 @@ class TopicService(TopicCatalog):
                 found.record.authenticated = authenticated
             return found.arn
 
-    async def unsubscribe(self, arn: str) -> None:
-        """Unsubscribe; idempotent (a subscription already gone is not an error)."""
+    async def unsubscribe(self, arn: str, base_url: str | None = None) -> None:
+        """Unsubscribe; idempotent (a subscription already gone is not an error). A
+        confirmed HTTP/S subscription is sent an UnsubscribeConfirmation (its SubscribeURL under
+        ``base_url``, or ``self.base_url``), in the transaction that deletes it."""
         async with self._config_lock:
             parse_subscription_arn(arn)
             subscription = self._subscriptions.get(arn)
             if subscription is None:
                 return
-            await self.store.unsubscribe(arn)
+            now_ms = self.clock.now_ms()
+            farewell = None
+            topic = self._by_id.get(subscription.record.topic_id)
+            record = subscription.record
+            # A subscription never confirmed has no endpoint that agreed to hear from us.
+            confirmed = not record.pending_confirmation
+            if record.protocol in HTTP_PROTOCOLS and confirmed and topic is not None:
+                policy = effective_policy(
+                    topic.settings.delivery_policy, subscription.settings.delivery_policy
+                )
+                farewell = unsubscribe_confirmation_delivery(
+                    subscription_arn=arn,
+                    topic_arn=topic.arn,
+                    token=record.token or secrets.token_hex(_TOKEN_HEX_BYTES),
+                    endpoint=record.endpoint,
+                    delivery_policy=policy.to_json(),
+                    base_url=base_url or self.base_url,
+                    now_ms=now_ms,
+                    signer=self.signer,
+                    signature_version=topic.settings.signature_version,
+                )
+            await self.store.unsubscribe(arn, farewell, now_ms)
             self._forget_subscription(subscription)
+            if farewell is not None:
+                self.outbox_changed()
 
     async def list_subscriptions(
         self, next_token: str | None, topic_arn: str | None = None
@@ -379,6 +444,8 @@ class TopicService(TopicCatalog):
                 endpoint=record.endpoint,
                 topic_fifo=topic.record.is_fifo if topic else False,
                 current=record.attributes,
+                region=self.region,
+                account_id=self.account_id,
             )
             merged = dict(record.attributes)
             for key, text in normalized.items():
@@ -451,7 +518,8 @@ class TopicService(TopicCatalog):
         endpoints = [
             (subscription.filter, endpoint)
             for subscription in topic.subscriptions.values()
-            if (endpoint := self._sqs_endpoint(subscription)) is not None
+            if (endpoint := sqs_endpoint(subscription, self.queues, self.account_id, self.region))
+            is not None
         ]
         http_endpoints: list[tuple[FilterPolicy | None, HttpEndpoint]] = [
             (s.filter, HttpEndpoint(s.arn, s.record.protocol, s.settings.raw_message_delivery))
@@ -500,28 +568,6 @@ class TopicService(TopicCatalog):
         if posts:
             self.outbox_changed()
         return [PublishReceipt(o.message_id, o.sequence_number) for o in outcomes]
-
-    def _sqs_endpoint(self, subscription: Subscription) -> SqsEndpoint | None:
-        """The queue a confirmed SQS subscription delivers to, if it exists (a deleted
-        queue's deliveries are dropped, as AWS drops them)."""
-        record = subscription.record
-        if record.protocol != "sqs" or record.pending_confirmation:
-            return None
-        parsed = parse_sqs_arn(record.endpoint)
-        if parsed is None or parsed.account_id != self.account_id:
-            return None
-        queue = self.queues.cached(parsed.resource)
-        if queue is None:
-            return None
-        settings = queue.settings
-        return SqsEndpoint(
-            subscription_arn=record.arn,
-            raw=subscription.settings.raw_message_delivery,
-            target=QueueTarget(queue.queue_id, settings.is_fifo, settings.retention_s * 1000),
-            delay_s=settings.delay_s,
-            max_message_bytes=settings.max_message_bytes,
-            dedup_scope_group=settings.dedup_scope_group,
-        )
 
 
 def _nothing() -> None:

@@ -7,6 +7,11 @@ here, each change one writer job. Every statement is a key lookup or a range of 
 ``(due_ms, id)`` index bounded by a limit, so a backlog for a dead endpoint costs the
 other deliveries nothing.
 
+An entry that names its own endpoint (an UnsubscribeConfirmation, which outlives its
+subscription) keeps it, with the subscription's delivery policy, in the ``attributes``
+column as a JSON object (``{"endpoint":..,"policy":..}``): such entries carry no message
+attributes, and message attributes are encoded as a JSON list, so the two never mix.
+
 ``enqueue_counted`` is the one way SNS puts messages into an SQS queue (a publish, and a
 move into a subscription's dead-letter queue): the insert of ``ekiden.store.sqlite.enqueue``
 with the queue's ``message_count`` kept in step, as ``SqliteStore.enqueue`` keeps it.
@@ -18,6 +23,9 @@ import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import orjson
+
+from ekiden.core.messages import AttributeValue
 from ekiden.core.storage import NewMessage
 from ekiden.core.topic_storage import (
     DueDeliveries,
@@ -51,7 +59,7 @@ def insert_deliveries(
                 d.topic_arn,
                 d.body,
                 int(d.raw),
-                encode_attributes(dict(d.attributes)),
+                _encode_extras(d),
                 now_ms,
                 now_ms,
             )
@@ -150,6 +158,15 @@ class SqliteOutboxStore:
 
         await self._writer.submit(work)
 
+    async def postpone(self, due: Sequence[tuple[int, int]]) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE sns_outbox SET due_ms = ? WHERE id = ?",
+                [(due_ms, row_id) for row_id, due_ms in due],
+            )
+
+        await self._writer.submit(work)
+
     async def dead_letter(self, row_id: int, delivery: QueueDelivery, now_ms: int) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             if conn.execute("DELETE FROM sns_outbox WHERE id = ?", (row_id,)).rowcount == 0:
@@ -164,7 +181,22 @@ class SqliteOutboxStore:
         return result
 
 
+def _encode_extras(delivery: HttpDelivery) -> bytes | None:
+    if delivery.endpoint is None:
+        return encode_attributes(dict(delivery.attributes))
+    return orjson.dumps({"endpoint": delivery.endpoint, "policy": delivery.delivery_policy})
+
+
 def _pending_from_row(row: tuple[Any, ...]) -> PendingDelivery:
+    extras = row[7]
+    endpoint: str | None = None
+    policy: str | None = None
+    attributes: dict[str, AttributeValue] = {}
+    if extras and bytes(extras[:1]) == b"{":  # an entry naming its own endpoint
+        own = orjson.loads(extras)
+        endpoint, policy = own["endpoint"], own["policy"]
+    else:
+        attributes = decode_attributes(extras)
     return PendingDelivery(
         row_id=row[0],
         delivery=HttpDelivery(
@@ -174,7 +206,9 @@ def _pending_from_row(row: tuple[Any, ...]) -> PendingDelivery:
             topic_arn=row[4],
             body=row[5],
             raw=bool(row[6]),
-            attributes=decode_attributes(row[7]),
+            attributes=attributes,
+            endpoint=endpoint,
+            delivery_policy=policy,
         ),
         attempts=row[8],
         due_ms=row[9],

@@ -220,14 +220,26 @@ class SqliteTopicStore:
 
         await self._writer.submit(work)
 
-    async def unsubscribe(self, arn: str) -> bool:
+    async def unsubscribe(
+        self, arn: str, farewell: HttpDelivery | None = None, now_ms: int = 0
+    ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute("DELETE FROM subscriptions WHERE arn = ?", (arn,))
+            if cursor.rowcount == 0:
+                return False  # gone already: an UnsubscribeConfirmation may be waiting
             delete_subscription_deliveries(conn, arn)
-            return cursor.rowcount > 0
+            if farewell is not None:
+                insert_deliveries(conn, [farewell], now_ms)
+            return True
 
         result: bool = await self._writer.submit(work)
         return result
+
+    async def add_deliveries(self, deliveries: Sequence[HttpDelivery], now_ms: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            insert_deliveries(conn, deliveries, now_ms)
+
+        await self._writer.submit(work)
 
     # --- publishing ------------------------------------------------------------------
 
@@ -258,7 +270,19 @@ def _publish(
     """
     if conn.execute("SELECT 1 FROM topics WHERE id = ?", (topic_id,)).fetchone() is None:
         raise TopicDoesNotExist()  # deleted while this publish was on its way
-    existing = _existing_queues(conn, {d.target.queue_id for m in messages for d in m.deliveries})
+    existing = _existing_queues(
+        conn,
+        {
+            queue_id
+            for m in messages
+            for d in m.deliveries
+            for queue_id in (
+                (d.target.queue_id,)
+                if d.fallback is None
+                else (d.target.queue_id, d.fallback.target.queue_id)
+            )
+        },
+    )
     seen = _recent_topic_dedup_hits(conn, topic_id, messages, now_ms)
     pending: dict[str, tuple[str, str | None]] = {}  # dedup key -> (message id, sequence)
     per_queue: dict[int, tuple[QueueTarget, list[NewMessage]]] = {}
@@ -275,6 +299,8 @@ def _publish(
         outbox.extend(message.http_deliveries)
         reached: list[int] = []
         for delivery in message.deliveries:
+            if delivery.target.queue_id not in existing and delivery.fallback is not None:
+                delivery = delivery.fallback  # deleted: to the subscription's dead-letter queue
             queue_id = delivery.target.queue_id
             if queue_id not in existing:
                 continue  # the queue was deleted: SNS drops the delivery
