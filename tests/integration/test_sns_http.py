@@ -19,7 +19,12 @@ import requests
 from cryptography.exceptions import InvalidSignature
 
 from tests.support.clients import sqs_client
-from tests.support.http_endpoint import Endpoint, drain, verify_signature
+from tests.support.http_endpoint import (
+    CONFIRMATION_ENVELOPE_KEYS,
+    Endpoint,
+    drain,
+    verify_signature,
+)
 from tests.support.server import EkidenProcess
 from tests.support.sns import (
     SNS_XMLNS,
@@ -68,18 +73,7 @@ def test_subscribing_an_http_endpoint_posts_a_signed_confirmation_its_subscribe_
         assert "x-amz-sns-subscription-arn" not in post.headers
         message = post.json()
         assert post.headers["x-amz-sns-message-id"] == message["MessageId"]
-        assert list(message) == [
-            "Type",
-            "MessageId",
-            "Token",
-            "TopicArn",
-            "Message",
-            "SubscribeURL",
-            "Timestamp",
-            "SignatureVersion",
-            "Signature",
-            "SigningCertURL",
-        ]
+        assert list(message) == CONFIRMATION_ENVELOPE_KEYS
         assert message["SubscribeURL"].endswith(
             f"/?Action=ConfirmSubscription&TopicArn={topic}&Token={message['Token']}"
         )

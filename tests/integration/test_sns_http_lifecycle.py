@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.test_sns_http import confirmed_subscription, fast_retries
-from tests.support.http_endpoint import Endpoint, verify_signature
+from tests.support.http_endpoint import CONFIRMATION_ENVELOPE_KEYS, Endpoint, verify_signature
 from tests.support.server import EkidenProcess
 
 
@@ -59,18 +59,7 @@ def test_unsubscribe_sends_a_signed_unsubscribe_confirmation(sns: Any, topic: st
         assert post.headers["x-amz-sns-topic-arn"] == topic
         assert post.headers["content-type"] == "text/plain; charset=UTF-8"
         message = post.json()
-        assert list(message) == [
-            "Type",
-            "MessageId",
-            "Token",
-            "TopicArn",
-            "Message",
-            "SubscribeURL",
-            "Timestamp",
-            "SignatureVersion",
-            "Signature",
-            "SigningCertURL",
-        ]
+        assert list(message) == CONFIRMATION_ENVELOPE_KEYS
         assert message["Type"] == "UnsubscribeConfirmation"
         assert message["Message"].startswith(f"You have chosen to deactivate subscription {arn}.")
         assert post.headers["x-amz-sns-message-id"] == message["MessageId"]

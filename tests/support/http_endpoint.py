@@ -131,6 +131,21 @@ class Endpoint:
         self._server.server_close()
 
 
+# The keys of a SubscriptionConfirmation / UnsubscribeConfirmation envelope, in AWS's order.
+CONFIRMATION_ENVELOPE_KEYS = [
+    "Type",
+    "MessageId",
+    "Token",
+    "TopicArn",
+    "Message",
+    "SubscribeURL",
+    "Timestamp",
+    "SignatureVersion",
+    "Signature",
+    "SigningCertURL",
+]
+
+
 def verify_signature(message: dict[str, Any]) -> None:
     """Raise unless ``message`` (a parsed envelope) carries a valid signature, checked
     the way AWS's guide says: the certificate from SigningCertURL, "Key\\nValue\\n" for
