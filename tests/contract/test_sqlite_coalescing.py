@@ -9,6 +9,7 @@ the same group and the batch they form does not depend on thread timing.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -277,5 +278,77 @@ def test_a_coalesced_claim_still_dead_letters_messages_received_too_often(
         assert dlq.queue_id in results[0].dead_lettered_to
         moved = await store.claim(ClaimRequest(dlq.queue_id, False, 10, 30_000, later))
         assert [m.body for m in moved.messages] == ["poison"]
+
+    _run(tmp_path, scenario)
+
+
+def test_concurrent_receives_with_a_zero_visibility_timeout_each_see_the_message(
+    tmp_path: Path,
+) -> None:
+    """What a zero-visibility receive takes stays visible: the receive after it (they are
+    not coalesced) gets the same message again, as in SQS."""
+
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        await store.enqueue(queue, [new_message("only")], DAY_MS, NOW_MS)
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.claim(ClaimRequest(queue.queue_id, False, 1, 0, NOW_MS))
+                for _ in range(2)
+            ],
+        )
+        assert jobs == 2
+        assert [[m.body for m in r.messages] for r in results] == [["only"], ["only"]]
+        assert [m.receive_count for r in results for m in r.messages] == [1, 2]
+
+    _run(tmp_path, scenario)
+
+
+def test_a_cancelled_caller_does_not_cancel_the_others_of_its_batch(tmp_path: Path) -> None:
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        gate = threading.Event()
+        busy = store.writer.submit(lambda conn: gate.wait(10))
+        await asyncio.sleep(0.05)
+        first = asyncio.ensure_future(store.enqueue(queue, [new_message("a")], DAY_MS, NOW_MS))
+        second = asyncio.ensure_future(store.enqueue(queue, [new_message("b")], DAY_MS, NOW_MS))
+        await asyncio.sleep(0)
+        first.cancel()
+        gate.set()
+        await busy
+        outcomes = await second
+        assert len(outcomes) == 1 and not outcomes[0].duplicate
+        assert first.cancelled()
+        claimed = await store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, NOW_MS))
+        assert sorted(m.body for m in claimed.messages) == ["a", "b"]  # both were stored
+
+    _run(tmp_path, scenario)
+
+
+def test_statements_fit_a_store_that_binds_few_values(tmp_path: Path) -> None:
+    """SQLite before 3.32 binds at most 999 values per statement: chunks and key lists
+    shrink to fit whatever the connection allows."""
+
+    async def scenario(store: SqliteStore) -> None:
+        await store.writer.submit(
+            lambda conn: conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        )
+        queue = await store.create_queue("q", False, {}, {}, NOW_MS)
+        sends = [
+            lambda i=i: store.enqueue(  # type: ignore[misc]
+                queue, [new_message(f"c{i}-{m}") for m in range(10)], DAY_MS, NOW_MS
+            )
+            for i in range(30)
+        ]
+        results, jobs = await _while_the_writer_is_busy(store, sends)
+        assert jobs == 1
+        assert all(isinstance(r, list) and len(r) == 10 for r in results), results
+        receipts = []
+        while len(receipts) < 300:
+            claimed = await store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, NOW_MS))
+            receipts += [m.receipt for m in claimed.messages]
+        outcomes = await store.delete_messages(queue.queue_id, receipts, NOW_MS)
+        assert outcomes == [DeleteOutcome.DELETED] * 300
 
     _run(tmp_path, scenario)

@@ -51,12 +51,13 @@ _VARIANT = "89ab"
 
 
 class _UuidSequence:
-    """UUID-shaped ids (version 4 layout): 80 random bits drawn once, then a counter.
+    """UUID-shaped ids (version 4 layout): a random prefix (74 bits) drawn once, then a
+    counter.
 
     Message ids must be unique, not secret (receipt handles carry the secret), and one is
     minted for every message sent: formatting a counter costs a fraction of drawing and
     formatting 122 fresh random bits. A new process draws a new prefix, so ids stay unique
-    across restarts (two prefixes collide with odds of 2**-80).
+    across restarts (two prefixes collide with odds of 2**-74).
     """
 
     def __init__(self) -> None:

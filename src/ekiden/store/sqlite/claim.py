@@ -156,7 +156,7 @@ class Claim:
             return
         req = self.req
         visible_at = visibility.hidden_until(req.now_ms, req.visibility_ms // 1000)
-        for marks, values in key_lists(taken):
+        for marks, values in key_lists(self.conn, taken):
             self.conn.execute(
                 "UPDATE messages SET visible_at_ms = ?, receive_count = receive_count + 1, "
                 "first_receive_ms = COALESCE(first_receive_ms, ?), received_ms = ?, "
@@ -235,8 +235,10 @@ ClaimKey = tuple[int, int, DeadLetterTarget | None]
 
 def claim_key(request: ClaimRequest) -> ClaimKey | None:
     """What receives must share to be served by one claim (see ``claim_batch``); ``None``
-    for the ones that are served alone: FIFO receives (group order and attempt ids)."""
-    if request.is_fifo or request.attempt_id is not None:
+    for the ones that are served alone: FIFO receives (group order and attempt ids), and
+    receives with a zero visibility timeout (what one of them takes stays visible, so
+    the next one, run after it, must be able to take it again, as in SQS)."""
+    if request.is_fifo or request.attempt_id is not None or request.visibility_ms == 0:
         return None
     return (request.queue_id, request.visibility_ms, request.dead_letter)
 

@@ -59,7 +59,9 @@ class Coalescer(Generic[Key, Item, Outcome]):
                 batch, future = entry
             start = len(batch)
             batch.extend(items)
-        outcomes: list[Outcome] = await future
+        # Shielded: the future is every caller's, and cancelling one caller must not
+        # cancel the others' answer (their items are stored regardless).
+        outcomes: list[Outcome] = await asyncio.shield(future)
         return outcomes[start : start + len(items)]
 
     def _run(self, conn: sqlite3.Connection, key: Key, batch: list[Item]) -> list[Outcome]:

@@ -158,7 +158,7 @@ def _recent_dedup_hits(
     keys = list({m.dedup_key for m in messages if m.dedup_key is not None})
     earliest = min(row[_SENT_AT] for row in rows)
     hits = {}
-    for marks, values in key_lists(keys):
+    for marks, values in key_lists(conn, keys):
         for key, message_id, seq, expires_ms in conn.execute(
             "SELECT dedup_key, message_id, seq, expires_ms FROM dedup WHERE queue_id = ? AND "
             f"dedup_key IN ({marks}) AND expires_ms > ?",

@@ -124,7 +124,7 @@ class SqliteOutboxStore:
                     break
                 chosen.append(row_id)
             found: dict[int, PendingDelivery] = {}
-            for marks, keys in key_lists(chosen):
+            for marks, keys in key_lists(conn, chosen):
                 for row in conn.execute(
                     f"SELECT {_COLUMNS} FROM sns_outbox WHERE id IN ({marks})", keys
                 ):

@@ -16,8 +16,21 @@ from typing import Any
 
 Row = tuple[Any, ...]
 
-_MAX_INSERT_ROWS = 256  # 256 rows of 14 values stay far below SQLite's 32,766 bound values
+_MAX_INSERT_ROWS = 256
 _MAX_KEYS = 1024
+_SPARE_VARIABLES = 8  # a key list's statement binds a few values besides the keys
+
+
+def _largest_power_of_two(limit: int) -> int:
+    size = 1
+    while size * 2 <= limit:
+        size *= 2
+    return size
+
+
+def _variable_limit(conn: sqlite3.Connection) -> int:
+    """How many values one statement may bind: 32,766 since SQLite 3.32, 999 before."""
+    return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
 @cache
@@ -41,7 +54,8 @@ def insert_many(conn: sqlite3.Connection, statement: str, columns: int, rows: Se
     one statement per power-of-two chunk; the rowid of the first row inserted."""
     first = 0
     start = 0
-    for size in _power_of_two_chunks(len(rows), _MAX_INSERT_ROWS):
+    largest = _largest_power_of_two(min(_MAX_INSERT_ROWS, _variable_limit(conn) // columns))
+    for size in _power_of_two_chunks(len(rows), largest):
         flat = [value for row in rows[start : start + size] for value in row]
         cursor = conn.execute(statement + _values_clause(columns, size), flat)
         if start == 0:
@@ -55,11 +69,13 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def key_lists(keys: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+def key_lists(conn: sqlite3.Connection, keys: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
     """``(placeholders, values)`` for ``IN (placeholders)`` covering ``keys``: one pair
-    per 1,024 keys, each padded to a power of two by repeating its last key."""
-    for start in range(0, len(keys), _MAX_KEYS):
-        chunk = list(keys[start : start + _MAX_KEYS])
+    per 1,024 keys (fewer where SQLite binds fewer values), each padded to a power of two
+    by repeating its last key."""
+    most = _largest_power_of_two(min(_MAX_KEYS, _variable_limit(conn) - _SPARE_VARIABLES))
+    for start in range(0, len(keys), most):
+        chunk = list(keys[start : start + most])
         size = 1
         while size < len(chunk):
             size *= 2

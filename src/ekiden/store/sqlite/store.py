@@ -512,7 +512,7 @@ def _delete_batch(
     delete for all of them (see ``ekiden.store.sqlite.coalesce``)."""
     queue_id, fifo = key
     rows = {}
-    for marks, values in key_lists(list({receipt.seq for receipt, _ in items})):
+    for marks, values in key_lists(conn, list({receipt.seq for receipt, _ in items})):
         for seq, nonce, group_id, visible_at in conn.execute(
             "SELECT seq, nonce, group_id, visible_at_ms FROM messages "
             # "+queue_id": look rows up by key; with five or more keys SQLite would
@@ -545,7 +545,7 @@ def _delete_batch(
         if fifo and group_id is not None:
             groups.add(group_id)
     if deleted:
-        for marks, values in key_lists(deleted):
+        for marks, values in key_lists(conn, deleted):
             conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", values)
         conn.execute(
             "UPDATE queues SET message_count = message_count - ? WHERE id = ?",
