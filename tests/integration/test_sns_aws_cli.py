@@ -64,12 +64,12 @@ def aws(ekiden: EkidenProcess, tmp_path: Path) -> Aws:
     return Aws(ekiden.endpoint, env)
 
 
-def test_a_topic_made_with_the_cli_fans_out_to_queues_it_subscribed(
+def test_a_topic_made_with_the_cli_fans_out_to_the_three_queues_it_subscribed(
     aws: Aws, queue_name: str
 ) -> None:
     topic = aws("sns", "create-topic", "--name", queue_name)["TopicArn"]
     urls = {}
-    for suffix in ("all", "errors"):
+    for suffix in ("all", "audit", "errors"):
         name = f"{queue_name}-{suffix}"
         urls[suffix] = aws("sqs", "create-queue", "--queue-name", name)["QueueUrl"]
         queue_arn = f"arn:aws:sqs:us-east-1:000000000000:{name}"
@@ -99,15 +99,11 @@ def test_a_topic_made_with_the_cli_fans_out_to_queues_it_subscribed(
     assert [m["Body"] for m in raw] == ["disk full"]
     assert raw[0]["MD5OfMessageAttributes"] == md5_of_message_attributes(attributes)
 
-    enveloped: list[dict[str, Any]] = []
-    for _ in range(5):
-        answer = aws("sqs", "receive-message", "--queue-url", urls["all"],
-                     "--max-number-of-messages", "10", "--wait-time-seconds", "2",
-                     "--visibility-timeout", "60")  # fmt: skip
-        enveloped += answer.get("Messages", [])
-        if len(enveloped) >= 2:
-            break
-    documents = {json.loads(m["Body"])["Message"]: m for m in enveloped}
+    audit = _received_envelopes(aws, urls["audit"], 2)
+    assert {json.loads(m["Body"])["Message"] for m in audit} == {"disk full", "all good"}
+    documents = {
+        json.loads(m["Body"])["Message"]: m for m in _received_envelopes(aws, urls["all"], 2)
+    }
     assert set(documents) == {"disk full", "all good"}
     alert = documents["disk full"]
     assert alert["MD5OfBody"] == md5_of_body(alert["Body"])
@@ -128,3 +124,16 @@ def test_cli_errors_carry_sns_codes(aws: Aws, queue_name: str) -> None:
     assert "(NotFound)" in done.stderr and "Topic does not exist" in done.stderr
     topics = aws("sns", "list-topics")["Topics"]
     assert all(t["TopicArn"].startswith("arn:aws:sns:us-east-1:") for t in topics)
+
+
+def _received_envelopes(aws: Aws, url: str, count: int) -> list[dict[str, Any]]:
+    """Receive until ``count`` messages came (or five receives found fewer)."""
+    messages: list[dict[str, Any]] = []
+    for _ in range(5):
+        answer = aws("sqs", "receive-message", "--queue-url", url,
+                     "--max-number-of-messages", "10", "--wait-time-seconds", "2",
+                     "--visibility-timeout", "60")  # fmt: skip
+        messages += answer.get("Messages", [])
+        if len(messages) >= count:
+            break
+    return messages
