@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
-import types
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import pytest
 
@@ -26,6 +24,7 @@ from ekiden.protocols.sqs.shapes import (
     decode,
 )
 from ekiden.protocols.wire.model import sqs_model
+from tests.support.shape_types import model_type_of
 
 URL = "http://localhost:9324/000000000000/q"
 ARN = "arn:aws:sqs:us-east-1:000000000000:q"
@@ -88,23 +87,6 @@ def _wire_members(cls: type) -> dict[str, tuple[Any, bool]]:
     return {wire: (kind, required) for _, wire, kind, required in shapes._plan(cls)}
 
 
-_MODEL_TYPE = {str: "string", int: "integer", bool: "boolean", bytes: "blob"}
-
-
-def _model_type_of(kind: Any) -> str:
-    origin = get_origin(kind)
-    if origin in (Union, types.UnionType):
-        (inner,) = [a for a in get_args(kind) if a is not type(None)]
-        return _model_type_of(inner)
-    if origin is list:
-        return "list"
-    if origin is dict:
-        return "map"
-    if dataclasses.is_dataclass(kind):
-        return "structure"
-    return _MODEL_TYPE[kind]
-
-
 def _shape_pairs() -> list[tuple[type, str]]:
     model = sqs_model()
     pairs: list[tuple[type, str]] = []
@@ -132,7 +114,7 @@ def test_a_shape_has_exactly_the_model_members_with_the_model_types(
     members = _wire_members(cls)
     assert set(members) == set(shape.members)
     for wire, (kind, _) in members.items():
-        assert _model_type_of(kind) == model.shape(shape.members[wire].shape).type, wire
+        assert model_type_of(kind) == model.shape(shape.members[wire].shape).type, wire
 
 
 @pytest.mark.parametrize(

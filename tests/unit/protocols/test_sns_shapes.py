@@ -7,10 +7,9 @@ request body here is the exact form botocore would send, captured without a serv
 from __future__ import annotations
 
 import dataclasses
-import types
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import botocore.session
 import pytest
@@ -49,6 +48,7 @@ from ekiden.protocols.sns.shapes import (
     wire_name,
 )
 from ekiden.protocols.wire.query import parse_form
+from tests.support.shape_types import model_type_of
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:orders"
 FIFO_TOPIC = "arn:aws:sns:us-east-1:123456789012:orders.fifo"
@@ -502,22 +502,6 @@ def test_an_sns_action_without_a_request_shape_is_unsupported(action: str) -> No
 
 # --- the shapes agree with the service model ---------------------------------------------
 
-_MODEL_TYPE = {str: "string", bool: "boolean", bytes: "blob"}
-
-
-def _model_type_of(kind: Any) -> str:
-    origin = get_origin(kind)
-    if origin in (Union, types.UnionType):
-        (inner,) = [a for a in get_args(kind) if a is not type(None)]
-        return _model_type_of(inner)
-    if origin is list:
-        return "list"
-    if origin is dict:
-        return "map"
-    if dataclasses.is_dataclass(kind):
-        return "structure"
-    return _MODEL_TYPE[kind]
-
 
 def _shape_pairs() -> list[tuple[type, str]]:
     model = sns_model()
@@ -556,7 +540,7 @@ def test_a_shape_has_exactly_the_model_members_with_the_model_types(
     assert set(members) == set(shape.members)
     for wire, (kind, _) in members.items():
         target = model.shape(shape.members[wire].shape)
-        assert _model_type_of(kind) == target.type, wire
+        assert model_type_of(kind) == target.type, wire
 
 
 @pytest.mark.parametrize(
