@@ -9,69 +9,29 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.aws_cli import AwsCli, aws_cli_env
 from tests.support.server import EkidenProcess
 from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
 
-AWS = Path(sys.executable).parent / "aws"
 
-
-@dataclass
-class AwsCli:
-    """Runs ``aws sqs <command> ...`` against one endpoint."""
-
-    endpoint: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(AWS), "--endpoint-url", self.endpoint, "--region", "us-east-1",
-             "--output", "json", "sqs", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )  # fmt: skip
-
-    def __call__(self, *args: str) -> dict[str, Any]:
-        """Run a command that must succeed; its JSON output (``{}`` when it prints nothing)."""
-        done = self.run(*args)
-        assert done.returncode == 0, f"aws sqs {' '.join(args)} failed:\n{done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip() else {}
+class SqsCli(AwsCli):
+    """``aws sqs ...`` with a shorthand for the most used command."""
 
     def create_queue(self, name: str, *args: str) -> str:
         return str(self("create-queue", "--queue-name", name, *args)["QueueUrl"])
 
 
 @pytest.fixture
-def aws(ekiden: EkidenProcess, tmp_path: Path) -> AwsCli:
-    assert AWS.exists(), f"aws-cli is not installed next to {sys.executable}"
-    config = tmp_path / "aws-config"
-    credentials = tmp_path / "aws-credentials"
-    config.write_text("")
-    credentials.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EKIDEN_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIDEKIDENCLI",
-        AWS_SECRET_ACCESS_KEY="dummy-secret",
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_MAX_ATTEMPTS="1",  # a server error must show up, not be retried away
-    )
-    return AwsCli(ekiden.endpoint, env)
+def aws(ekiden: EkidenProcess, tmp_path: Path) -> SqsCli:
+    return SqsCli(ekiden.endpoint, aws_cli_env(tmp_path), ("sqs",))
 
 
 def test_a_standard_queue_created_with_attributes_is_listed_and_found_by_name(
-    aws: AwsCli, queue_name: str
+    aws: SqsCli, queue_name: str
 ) -> None:
     url = aws.create_queue(
         queue_name, "--attributes", "VisibilityTimeout=45,MessageRetentionPeriod=3600"
@@ -88,7 +48,7 @@ def test_a_standard_queue_created_with_attributes_is_listed_and_found_by_name(
 
 
 def test_a_fifo_queue_delivers_a_group_in_order_and_drops_duplicates(
-    aws: AwsCli, queue_name: str
+    aws: SqsCli, queue_name: str
 ) -> None:
     url = aws.create_queue(
         f"{queue_name}.fifo", "--attributes", "FifoQueue=true,ContentBasedDeduplication=true"
@@ -116,7 +76,7 @@ def test_a_fifo_queue_delivers_a_group_in_order_and_drops_duplicates(
 
 
 def test_a_message_sent_with_attributes_is_received_with_all_attributes_and_then_deleted(
-    aws: AwsCli, queue_name: str
+    aws: SqsCli, queue_name: str
 ) -> None:
     url = aws.create_queue(queue_name)
     attributes = {
@@ -173,7 +133,7 @@ def test_a_message_sent_with_attributes_is_received_with_all_attributes_and_then
 
 
 def test_a_batch_sent_from_a_json_file_is_received_in_full(
-    aws: AwsCli, queue_name: str, tmp_path: Path
+    aws: SqsCli, queue_name: str, tmp_path: Path
 ) -> None:
     url = aws.create_queue(queue_name)
     entries = [{"Id": f"entry-{i}", "MessageBody": f"body {i}"} for i in range(5)]
@@ -203,7 +163,7 @@ def test_a_batch_sent_from_a_json_file_is_received_in_full(
 
 
 def test_a_message_made_visible_again_is_received_a_second_time(
-    aws: AwsCli, queue_name: str
+    aws: SqsCli, queue_name: str
 ) -> None:
     url = aws.create_queue(queue_name)
     sent = aws("send-message", "--queue-url", url, "--message-body", "again")
@@ -224,7 +184,7 @@ def test_a_message_made_visible_again_is_received_a_second_time(
     assert second["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
-def test_queue_attributes_set_with_the_cli_are_read_back(aws: AwsCli, queue_name: str) -> None:
+def test_queue_attributes_set_with_the_cli_are_read_back(aws: SqsCli, queue_name: str) -> None:
     url = aws.create_queue(queue_name)
     aws(
         "set-queue-attributes", "--queue-url", url,
@@ -241,7 +201,7 @@ def test_queue_attributes_set_with_the_cli_are_read_back(aws: AwsCli, queue_name
     }
 
 
-def test_tags_added_with_the_cli_are_listed_and_removed(aws: AwsCli, queue_name: str) -> None:
+def test_tags_added_with_the_cli_are_listed_and_removed(aws: SqsCli, queue_name: str) -> None:
     url = aws.create_queue(queue_name, "--tags", "team=core")
     aws("tag-queue", "--queue-url", url, "--tags", "env=test,owner=ekiden")
     assert aws("list-queue-tags", "--queue-url", url) == {
@@ -251,7 +211,7 @@ def test_tags_added_with_the_cli_are_listed_and_removed(aws: AwsCli, queue_name:
     assert aws("list-queue-tags", "--queue-url", url) == {"Tags": {"env": "test"}}
 
 
-def test_a_purged_queue_has_no_messages_left(aws: AwsCli, queue_name: str) -> None:
+def test_a_purged_queue_has_no_messages_left(aws: SqsCli, queue_name: str) -> None:
     url = aws.create_queue(queue_name)
     for i in range(3):
         aws("send-message", "--queue-url", url, "--message-body", f"doomed {i}")
@@ -266,7 +226,7 @@ def test_a_purged_queue_has_no_messages_left(aws: AwsCli, queue_name: str) -> No
     assert attributes == {"ApproximateNumberOfMessages": "0"}
 
 
-def test_a_deleted_queue_is_no_longer_listed_or_found(aws: AwsCli, queue_name: str) -> None:
+def test_a_deleted_queue_is_no_longer_listed_or_found(aws: SqsCli, queue_name: str) -> None:
     url = aws.create_queue(queue_name)
     aws("delete-queue", "--queue-url", url)
 
@@ -277,7 +237,7 @@ def test_a_deleted_queue_is_no_longer_listed_or_found(aws: AwsCli, queue_name: s
 
 
 def test_get_queue_url_of_a_missing_queue_exits_non_zero_with_the_sqs_error_code(
-    aws: AwsCli, queue_name: str
+    aws: SqsCli, queue_name: str
 ) -> None:
     done = aws.run("get-queue-url", "--queue-name", f"{queue_name}-never-created")
 

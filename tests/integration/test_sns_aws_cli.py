@@ -6,66 +6,23 @@ files, as a user would type it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.aws_cli import AwsCli, aws_cli_env
 from tests.support.server import EkidenProcess
 from tests.support.sqs_digests import md5_of_body, md5_of_message_attributes
 
-AWS = Path(sys.executable).parent / "aws"
-
-
-@dataclass
-class Aws:
-    """Runs ``aws <service> <command> ...`` against one endpoint."""
-
-    endpoint: str
-    env: dict[str, str]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(AWS), "--endpoint-url", self.endpoint, "--region", "us-east-1",
-             "--output", "json", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )  # fmt: skip
-
-    def __call__(self, *args: str) -> dict[str, Any]:
-        """Run a command that must succeed; its JSON output (``{}`` when it prints nothing)."""
-        done = self.run(*args)
-        assert done.returncode == 0, f"aws {' '.join(args)} failed:\n{done.stderr}"
-        return json.loads(done.stdout) if done.stdout.strip() else {}
-
 
 @pytest.fixture
-def aws(ekiden: EkidenProcess, tmp_path: Path) -> Aws:
-    assert AWS.exists(), f"aws-cli is not installed next to {sys.executable}"
-    config = tmp_path / "aws-config"
-    credentials = tmp_path / "aws-credentials"
-    config.write_text("")
-    credentials.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EKIDEN_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIDEKIDENCLI",
-        AWS_SECRET_ACCESS_KEY="dummy-secret",
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_MAX_ATTEMPTS="1",
-    )
-    return Aws(ekiden.endpoint, env)
+def aws(ekiden: EkidenProcess, tmp_path: Path) -> AwsCli:
+    return AwsCli(ekiden.endpoint, aws_cli_env(tmp_path))
 
 
 def test_a_topic_made_with_the_cli_fans_out_to_the_three_queues_it_subscribed(
-    aws: Aws, queue_name: str
+    aws: AwsCli, queue_name: str
 ) -> None:
     topic = aws("sns", "create-topic", "--name", queue_name)["TopicArn"]
     urls = {}
@@ -115,7 +72,7 @@ def test_a_topic_made_with_the_cli_fans_out_to_the_three_queues_it_subscribed(
     )
 
 
-def test_cli_errors_carry_sns_codes(aws: Aws, queue_name: str) -> None:
+def test_cli_errors_carry_sns_codes(aws: AwsCli, queue_name: str) -> None:
     done = aws.run(
         "sns", "publish", "--topic-arn",
         f"arn:aws:sns:us-east-1:000000000000:{queue_name}-missing", "--message", "m",
@@ -126,7 +83,7 @@ def test_cli_errors_carry_sns_codes(aws: Aws, queue_name: str) -> None:
     assert all(t["TopicArn"].startswith("arn:aws:sns:us-east-1:") for t in topics)
 
 
-def _received_envelopes(aws: Aws, url: str, count: int) -> list[dict[str, Any]]:
+def _received_envelopes(aws: AwsCli, url: str, count: int) -> list[dict[str, Any]]:
     """Receive until ``count`` messages came (or five receives found fewer)."""
     messages: list[dict[str, Any]] = []
     for _ in range(5):
