@@ -169,6 +169,26 @@ class ResourceNotFound(EkidenError):
     """A referenced resource (move task, source ARN, resource to tag) does not exist."""
 
 
+# --- functions and event source mappings ---------------------------------------------
+
+
+class FunctionDoesNotExist(ResourceNotFound):
+    """A function name (or ARN) names no declared function."""
+
+
+class MappingDoesNotExist(ResourceNotFound):
+    """An event source mapping UUID names no mapping."""
+
+
+class ResourceConflict(EkidenError):
+    """The resource already exists or is in a state that forbids the change (a mapping
+    of the same function and queue exists)."""
+
+
+class TooManyRequests(EkidenError):
+    """A function is at its concurrency limit and the caller asked not to wait."""
+
+
 # --- the broker itself ---------------------------------------------------------------
 
 

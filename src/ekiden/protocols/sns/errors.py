@@ -83,6 +83,11 @@ CATALOG: dict[type[e.EkidenError], SnsWireError] = {
     e.BatchRequestTooLong: SnsWireError("BatchRequestTooLong", 400),
     # --- resources (tags)
     e.ResourceNotFound: SnsWireError("ResourceNotFound", 404),
+    # --- functions (a lambda subscription's delivery)
+    e.FunctionDoesNotExist: SnsWireError("NotFound", 404),
+    e.MappingDoesNotExist: SnsWireError("NotFound", 404),
+    e.ResourceConflict: _INVALID_PARAMETER,
+    e.TooManyRequests: SnsWireError("Throttled", 429),
     # --- the broker itself
     e.AccessDenied: SnsWireError("AuthorizationError", 403),
     e.ServiceUnavailable: SnsWireError("ServiceUnavailable", 503, sender_fault=False),

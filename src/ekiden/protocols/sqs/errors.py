@@ -108,6 +108,17 @@ CATALOG: dict[type[e.EkidenError], WireError] = {
     e.ResourceNotFound: WireError(
         _SQS + "ResourceNotFoundException", "ResourceNotFoundException", 404
     ),
+    # Lambda-only errors, in the nearest SQS spelling (SQS raises none of them itself).
+    e.FunctionDoesNotExist: WireError(
+        _SQS + "ResourceNotFoundException", "ResourceNotFoundException", 404
+    ),
+    e.MappingDoesNotExist: WireError(
+        _SQS + "ResourceNotFoundException", "ResourceNotFoundException", 404
+    ),
+    e.ResourceConflict: WireError(
+        _CORAL + "InvalidParameterValueException", "InvalidParameterValue", 400
+    ),
+    e.TooManyRequests: WireError(_CORAL + "ThrottlingException", "Throttling", 400),
     e.AccessDenied: WireError(_CORAL + "AccessDeniedException", "AccessDenied", 403),
     e.ServiceUnavailable: WireError(
         _CORAL + "ServiceUnavailableException", "ServiceUnavailable", 503, sender_fault=False
