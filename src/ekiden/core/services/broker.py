@@ -1,5 +1,5 @@
 """The service bundle the front ends call, and its background duties (retention sweep,
-deliveries to HTTP/S subscriptions)."""
+deliveries to HTTP/S and Lambda subscriptions)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ekiden.core.clock import Clock
 from ekiden.core.errors import EkidenError
 from ekiden.core.services.fanout import EnvelopeSigner
 from ekiden.core.services.http_delivery import HttpDeliveryService, HttpPoster
+from ekiden.core.services.lambda_delivery import FunctionDirectory
 from ekiden.core.services.messages import MessageService
 from ekiden.core.services.move_tasks import MoveTaskService
 from ekiden.core.services.queues import QueueService
@@ -68,6 +69,14 @@ class Broker:
             )
             self.topics.outbox_changed = self.http_deliveries.wake
         self._sweeper: asyncio.Task[None] | None = None
+
+    def use_functions(self, functions: FunctionDirectory) -> None:
+        """Let deliveries to Lambda subscriptions find their functions and invoker (the
+        server calls it once the functions service exists, which needs this broker's
+        queues; until then those deliveries wait in the outbox, retried)."""
+        if self.http_deliveries is not None:
+            self.http_deliveries.lambdas.functions = functions
+            self.http_deliveries.wake()
 
     async def start(self, declared: Sequence[DeclaredQueue] = ()) -> None:
         """Load queues (and topics), create declared queues (idempotently), resume move

@@ -1,12 +1,16 @@
 """The SQS message a published SNS message becomes in one subscribed queue, and the POST
-it becomes for one HTTP/S subscription.
+it becomes for one HTTP/S subscription (or the envelope a Lambda subscription's event is
+made of).
 
 Pure functions of (published message, subscription, queue, time): ``TopicService`` picks
 the subscriptions (confirmed SQS and HTTP/S ones) and resolves their queues, this module
 applies their filter policies and writes each queue's message and each endpoint's POST
 (``http_delivery``), and the store inserts them all in one transaction
 (``TopicStore.publish_to_queues``; the POSTs into the outbox that
-``ekiden.core.services.http_delivery`` empties).
+``ekiden.core.services.http_delivery`` empties). A Lambda subscription is an
+``HttpEndpoint`` of protocol ``lambda``: its outbox entry is the envelope it would be
+POSTed (its text the ``lambda`` key of a MessageStructure=json message, signed as such),
+from which ``ekiden.core.sns_lambda_event`` builds the function's event.
 
 What a queue receives (AWS developer guide, "Fanout to Amazon SQS queues"):
 
@@ -105,10 +109,11 @@ class SqsEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class HttpEndpoint:
-    """A confirmed HTTP/S subscription: what its POST carries depends on these alone."""
+    """A confirmed HTTP/S (or Lambda) subscription: what its POST (or event) carries
+    depends on these alone."""
 
     subscription_arn: str
-    protocol: str  # "http" or "https"
+    protocol: str  # "http", "https" or "lambda"
     raw: bool
 
 

@@ -31,6 +31,15 @@ outcome is recorded, so one interrupted by a stop or a crash is POSTed again aft
 restart (AWS's ``x-amz-sns-message-id`` stays the same, for receivers that deduplicate).
 The reserved throttle slots are kept in memory, so right after a restart a throttled
 subscription may briefly get up to twice its rate.
+
+The same loop serves the outbox entries of Lambda subscriptions (the outbox is one table,
+ordered by due time): ``route`` marks them ``lambda``, and their attempts are made by
+``ekiden.core.services.lambda_delivery`` (an asynchronous invocation, Lambda's own
+retries and on-failure queue), with the fixed retry policy of AWS-managed endpoints and no
+throttle; what SNS cannot hand over is dead-lettered here, as an HTTP/S notification is.
+Their attempts count against the same caps. An invocation may run longer than
+``POSTPONE_MS`` (up to the function's timeout): entries of its subscription postponed
+meanwhile simply come due again and are postponed again.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from ekiden.core.clock import Clock
 from ekiden.core.ids import parse_sqs_arn
 from ekiden.core.rules.delivery import (
     DEFAULT_CONTENT_TYPE,
+    MANAGED_ENDPOINT_POLICY,
     EffectiveDeliveryPolicy,
     effective_policy,
     parse_subscription_delivery_policy,
@@ -57,6 +67,11 @@ from ekiden.core.services.confirmation import (
     SUBSCRIPTION_CONFIRMATION,
 )
 from ekiden.core.services.fanout import queue_message
+from ekiden.core.services.lambda_delivery import (
+    LAMBDA_PROTOCOL,
+    FunctionDirectory,
+    LambdaDelivery,
+)
 from ekiden.core.services.queues import QueueService
 from ekiden.core.services.topic_catalog import TopicCatalog
 from ekiden.core.services.waiters import QueueWaiters
@@ -78,6 +93,8 @@ MAX_IN_FLIGHT_PER_SUBSCRIPTION = 4
 POSTPONE_MS = int(REQUEST_TIMEOUT_S * 1000)  # an attempt under way has ended by then
 _ERROR_PAUSE_S = 1.0
 _MAX_SLOTS_KEPT = 1_000
+# Lambda subscriptions: AWS's fixed policy, no throttle (the function's concurrency is).
+_LAMBDA_POLICY = EffectiveDeliveryPolicy(MANAGED_ENDPOINT_POLICY, None, DEFAULT_CONTENT_TYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +155,21 @@ def dead_letter_message(
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where and how an outbox entry goes: its URL, the policy it is retried by, and the
-    dead-letter queue of its subscription."""
+    """Where and how an outbox entry goes: its URL (a Lambda subscription's function
+    ARN), the policy it is retried by, the dead-letter queue of its subscription, and
+    its subscription's protocol."""
 
     subscription_arn: str
     url: str
     policy: EffectiveDeliveryPolicy
     dead_letter_target_arn: str | None = None
+    protocol: str = "http"
 
 
 class HttpDeliveryService:
-    """Runs the delivery loop over an ``OutboxStore`` while started."""
+    """Runs the delivery loop over an ``OutboxStore`` while started: POSTs to HTTP/S
+    subscriptions, invocations for Lambda subscriptions (``functions``: where the
+    functions and their invoker are found; without one, Lambda deliveries wait)."""
 
     def __init__(
         self,
@@ -158,6 +179,7 @@ class HttpDeliveryService:
         waiters: QueueWaiters,
         clock: Clock,
         poster: HttpPoster,
+        functions: FunctionDirectory | None = None,
     ) -> None:
         self.outbox = outbox
         self.topics = topics
@@ -165,6 +187,7 @@ class HttpDeliveryService:
         self.waiters = waiters
         self.clock = clock
         self.poster = poster
+        self.lambdas = LambdaDelivery(outbox, queues, waiters, clock, topics.region, functions)
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._next_slot_ms: dict[str, float] = {}  # subscription ARN -> its next send slot
@@ -233,6 +256,14 @@ class HttpDeliveryService:
         if target is None:
             return None
         subscription, topic_policy = target
+        if subscription.record.protocol == LAMBDA_PROTOCOL:
+            return Route(
+                arn,
+                subscription.record.endpoint,
+                _LAMBDA_POLICY,
+                subscription.settings.dead_letter_target_arn,
+                LAMBDA_PROTOCOL,
+            )
         return Route(
             arn,
             subscription.record.endpoint,
@@ -296,6 +327,11 @@ class HttpDeliveryService:
         policy = route.policy
         cancelled = False
         try:
+            if route.protocol == LAMBDA_PROTOCOL:
+                failed = await self.lambdas.attempt(pending, route.url)
+                if failed is not None:
+                    await self._give_up(pending, route, failed.attempts, failed.reason)
+                return
             confirmation = delivery.message_type in CONFIRMATION_TYPES
             content_type = DEFAULT_CONTENT_TYPE if confirmation else policy.content_type
             outcome = await self.poster.post(

@@ -10,7 +10,9 @@ Which subscriptions deliver: confirmed ``sqs`` ones, in the publish's transactio
 confirmed ``http``/``https`` ones, through the outbox that the same transaction fills and
 ``HttpDeliveryService`` empties (``outbox_changed`` wakes it). An HTTP/S subscription
 starts pending: Subscribe puts its SubscriptionConfirmation into the outbox with it.
-``lambda`` subscriptions are stored confirmed, for a component yet to come. SQS
+``lambda`` subscriptions are confirmed at once and deliver through the same outbox: their
+entry is the notification envelope (protocol ``lambda``), which the loop turns into
+Lambda's SNS event when it invokes the function (``lambda_delivery``). SQS
 subscriptions of this account are confirmed at once, as on AWS. Subscribing a pending
 HTTP/S endpoint again sends its confirmation again (same token); Unsubscribe of an HTTP/S
 subscription sends it an UnsubscribeConfirmation, through the outbox too.
@@ -52,6 +54,7 @@ from ekiden.core.services.fanout import (
     TopicFacts,
     prepare_messages,
 )
+from ekiden.core.services.lambda_delivery import LAMBDA_PROTOCOL
 from ekiden.core.services.queues import QueueService
 from ekiden.core.services.topic_catalog import (
     Topic,
@@ -100,6 +103,7 @@ MAX_FIFO_TOPICS = 1_000
 MAX_FIFO_TOPIC_SUBSCRIPTIONS = 100
 MAX_STANDARD_TOPIC_SUBSCRIPTIONS = 12_500_000
 _TOKEN_HEX_BYTES = 144  # AWS's confirmation tokens are 288 hex digits
+_OUTBOX_PROTOCOLS = HTTP_PROTOCOLS | {LAMBDA_PROTOCOL}  # delivered through the outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,10 +525,12 @@ class TopicService(TopicCatalog):
             if (endpoint := sqs_endpoint(subscription, self.queues, self.account_id, self.region))
             is not None
         ]
+        # Lambda subscriptions ride with HTTP/S ones: an outbox entry holding the envelope
+        # (never raw: Subscribe refuses RawMessageDelivery for them).
         http_endpoints: list[tuple[FilterPolicy | None, HttpEndpoint]] = [
             (s.filter, HttpEndpoint(s.arn, s.record.protocol, s.settings.raw_message_delivery))
             for s in topic.subscriptions.values()
-            if s.record.protocol in HTTP_PROTOCOLS and not s.record.pending_confirmation
+            if s.record.protocol in _OUTBOX_PROTOCOLS and not s.record.pending_confirmation
         ]
 
         def next_sequence() -> int:

@@ -212,6 +212,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sns_outbox_by_due ON sns_outbox (due_ms, id);
     CREATE INDEX sns_outbox_by_subscription ON sns_outbox (subscription_arn, message_type);
     """,
+    # 7: event source mappings (queue -> function), from the Lambda API or the config file.
+    #    ``position`` keeps creation order (a replaced mapping keeps its place). Tuples of
+    #    strings (FunctionResponseTypes, filter patterns) are JSON arrays.
+    """
+    CREATE TABLE event_source_mappings (
+        uuid                      TEXT PRIMARY KEY,
+        position                  INTEGER NOT NULL UNIQUE,
+        function_name             TEXT NOT NULL,
+        event_source_arn          TEXT NOT NULL,
+        batch_size                INTEGER NOT NULL,
+        maximum_batching_window_s INTEGER NOT NULL,
+        function_response_types   TEXT NOT NULL,
+        filter_patterns           TEXT NOT NULL,
+        maximum_concurrency       INTEGER,
+        enabled                   INTEGER NOT NULL,
+        last_modified_ms          INTEGER NOT NULL,
+        declared                  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 
