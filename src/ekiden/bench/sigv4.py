@@ -35,10 +35,13 @@ def _canonical_value(value: str) -> str:
     return " ".join(value.split())
 
 
-def dummy_authorization(region: str, service: str = "sqs") -> str:
-    """An ``Authorization`` value with a well-formed credential scope and no real signature."""
+def dummy_authorization(region: str, service: str = "sqs", access_key: str = "ekidenbench") -> str:
+    """An ``Authorization`` value with a well-formed credential scope and no real signature.
+
+    ``access_key`` is the key id it names (ekiden reports it as a message's SenderId).
+    """
     return (
-        f"{ALGORITHM} Credential=ekidenbench/20000101/{region}/{service}/aws4_request, "
+        f"{ALGORITHM} Credential={access_key}/20000101/{region}/{service}/aws4_request, "
         f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}"
     )
 
