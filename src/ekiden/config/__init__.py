@@ -36,13 +36,16 @@ File layout (every section and key is optional)::
 
     [[queues]]
     name = "orders-dlq"
+
+Functions, event source mappings and the ``[runtime]`` section are described in
+:mod:`ekiden.config.functions`. The ``[runtime]`` keys also come from ``EKIDEN_RUNTIME_*``
+variables (``EKIDEN_RUNTIME_ENABLED=false``) and from overrides named ``runtime_<key>``
+(``ekiden serve --no-runtime`` gives ``runtime_enabled=False``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
 import ssl
 import tomllib
@@ -52,11 +55,34 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from ekiden.config.functions import (
+    RUNTIME_SCALARS,
+    FunctionDeclaration,
+    MappingDeclaration,
+    RuntimeSettings,
+    function_declarations,
+    mapping_declarations,
+)
+from ekiden.config.values import (
+    ConfigError,
+    Invalid,
+    as_float,
+    as_int,
+    as_str,
+    describe,
+    string_table,
+    unknown,
+)
+
 __all__ = [
+    "CONFIG_FILE_ENV",
     "ENV_PREFIX",
     "LOG_LEVELS",
     "ConfigError",
+    "FunctionDeclaration",
+    "MappingDeclaration",
     "QueueDeclaration",
+    "RuntimeSettings",
     "Settings",
     "load_settings",
 ]
@@ -69,18 +95,6 @@ CONFIG_FILE_ENV: Final = "EKIDEN_CONFIG"
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 """Accepted values of ``log_level`` (case-insensitive; ``warn`` means ``warning``)."""
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the process must not start.
-
-    This is a startup error shown to the operator (``ekiden: <message>``, exit status 2),
-    never a wire error.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,10 @@ class Settings:
             Host header in queue URLs and in the SubscribeURL, UnsubscribeURL and
             SigningCertURL of SNS messages; ``None`` uses the Host header. Kept without
             a trailing slash.
+        functions: functions declared as ``[functions.NAME]``, in file order.
+        event_source_mappings: ``[[event_source_mappings]]``, each naming a declared
+            function.
+        runtime: the ``[runtime]`` section, ``EKIDEN_RUNTIME_*`` and ``--no-runtime``.
     """
 
     host: str = "127.0.0.1"
@@ -144,17 +162,14 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     sns_https_ca_file: Path | None = None
     public_url: str | None = None
+    functions: tuple[FunctionDeclaration, ...] = ()
+    event_source_mappings: tuple[MappingDeclaration, ...] = ()
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
 
 # --- value conversion -----------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """A value is unusable; the message says why, without naming setting or source."""
-
-
-_INT_TEXT = re.compile(r"[+-]?[0-9]+")
-_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _HOST = re.compile(r"[A-Za-z0-9.:_%\[\]-]+")
@@ -168,119 +183,88 @@ _MIN_BODY_BYTES: Final = 1024
 _MAX_BODY_BYTES: Final = 1024 * 1024 * 1024
 
 
-def _describe(value: object) -> str:
-    return f"{value!r} ({type(value).__name__})" if not isinstance(value, str) else repr(value)
-
-
-def _as_int(value: object, text_ok: bool) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if text_ok and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value.strip())
-    raise _Invalid(f"must be an integer, got {_describe(value)}")
-
-
-def _as_float(value: object, text_ok: bool) -> float:
-    number: float
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif text_ok and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
-        number = float(value.strip())
-    else:
-        raise _Invalid(f"must be a number, got {_describe(value)}")
-    if not math.isfinite(number):
-        raise _Invalid(f"must be a finite number, got {_describe(value)}")
-    return number
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a string, got {_describe(value)}")
-    return value
-
-
 def _host(value: object, text_ok: bool) -> str:
-    text = _as_str(value).strip()
+    text = as_str(value).strip()
     if not _HOST.fullmatch(text):
-        raise _Invalid(f"must be a host name or IP address, got {value!r}")
+        raise Invalid(f"must be a host name or IP address, got {value!r}")
     return text
 
 
 def _port(value: object, text_ok: bool) -> int:
-    port = _as_int(value, text_ok)
+    port = as_int(value, text_ok)
     if not 0 <= port <= 65535:
-        raise _Invalid(f"must be between 0 and 65535, got {port}")
+        raise Invalid(f"must be between 0 and 65535, got {port}")
     return port
 
 
 def _data_dir(value: object, text_ok: bool) -> Path:
-    text = str(value) if isinstance(value, Path) else _as_str(value)
+    text = str(value) if isinstance(value, Path) else as_str(value)
     if not text.strip():
-        raise _Invalid("must be a directory path, got an empty string")
+        raise Invalid("must be a directory path, got an empty string")
     return Path(text).expanduser()
 
 
 def _account_id(value: object, text_ok: bool) -> str:
-    text = _as_str(value).strip()
+    text = as_str(value).strip()
     if not _ACCOUNT_ID.fullmatch(text):
-        raise _Invalid(f"must be exactly 12 digits, got {value!r}")
+        raise Invalid(f"must be exactly 12 digits, got {value!r}")
     return text
 
 
 def _region(value: object, text_ok: bool) -> str:
-    text = _as_str(value).strip()
+    text = as_str(value).strip()
     if not _REGION.fullmatch(text) or len(text) > 32:
-        raise _Invalid(f"must be a region name such as 'us-east-1', got {value!r}")
+        raise Invalid(f"must be a region name such as 'us-east-1', got {value!r}")
     return text
 
 
 def _log_level(value: object, text_ok: bool) -> str:
-    text = _as_str(value).strip().lower()
+    text = as_str(value).strip().lower()
     if text == "warn":
         text = "warning"
     if text not in LOG_LEVELS:
-        raise _Invalid(f"must be one of {', '.join(LOG_LEVELS)}; got {value!r}")
+        raise Invalid(f"must be one of {', '.join(LOG_LEVELS)}; got {value!r}")
     return text
 
 
 def _commit_interval_ms(value: object, text_ok: bool) -> float:
-    interval = _as_float(value, text_ok)
+    interval = as_float(value, text_ok)
     if not 0.0 <= interval <= _MAX_COMMIT_INTERVAL_MS:
-        raise _Invalid(f"must be between 0 and {_MAX_COMMIT_INTERVAL_MS:g}, got {interval:g}")
+        raise Invalid(f"must be between 0 and {_MAX_COMMIT_INTERVAL_MS:g}, got {interval:g}")
     return interval
 
 
 def _max_body_bytes(value: object, text_ok: bool) -> int:
-    size = _as_int(value, text_ok)
+    size = as_int(value, text_ok)
     if not _MIN_BODY_BYTES <= size <= _MAX_BODY_BYTES:
-        raise _Invalid(f"must be between {_MIN_BODY_BYTES} and {_MAX_BODY_BYTES}, got {size}")
+        raise Invalid(f"must be between {_MIN_BODY_BYTES} and {_MAX_BODY_BYTES}, got {size}")
     return size
 
 
 def _ca_file(value: object, text_ok: bool) -> Path:
-    text = str(value) if isinstance(value, Path) else _as_str(value)
+    text = str(value) if isinstance(value, Path) else as_str(value)
     if not text.strip():
-        raise _Invalid("must be the path of a PEM file, got an empty string")
+        raise Invalid("must be the path of a PEM file, got an empty string")
     path = Path(text).expanduser()
     if not path.is_file():
-        raise _Invalid(f"must be an existing PEM file of CA certificates, got {text!r}")
+        raise Invalid(f"must be an existing PEM file of CA certificates, got {text!r}")
     try:  # load it once now, so that a bad file stops the start rather than deliveries
         ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, OSError) as exc:
-        raise _Invalid(f"is not a readable PEM file of CA certificates ({exc}): {text!r}") from None
+        raise Invalid(f"is not a readable PEM file of CA certificates ({exc}): {text!r}") from None
     return path
 
 
 def _public_url(value: object, text_ok: bool) -> str:
-    text = _as_str(value).strip()
+    text = as_str(value).strip()
     if not _PUBLIC_URL.fullmatch(text):
-        raise _Invalid(
+        raise Invalid(
             "must be an http:// or https:// URL (host, optional port and path; no query), "
             f"got {value!r}"
         )
     port = text.split("://", 1)[1].split("/", 1)[0].rpartition("]")[2].rpartition(":")
     if port[1] and not 1 <= int(port[2]) <= 65535:
-        raise _Invalid(f"has a port outside 1-65535: {value!r}")
+        raise Invalid(f"has a port outside 1-65535: {value!r}")
     return text.rstrip("/")
 
 
@@ -301,6 +285,13 @@ _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyTy
     }
 )
 
+# The [runtime] keys share the flat namespace of settings as ``runtime_<key>``, so that
+# their environment variables are EKIDEN_RUNTIME_<KEY> like every other one.
+_RUNTIME_PREFIX: Final = "runtime_"
+_ALL_SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyType(
+    {**_SCALARS, **{_RUNTIME_PREFIX + key: convert for key, convert in RUNTIME_SCALARS.items()}}
+)
+
 
 def _env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
@@ -312,8 +303,8 @@ def _flag_name(setting: str) -> str:
 
 def _convert(setting: str, value: object, source: str, text_ok: bool) -> object:
     try:
-        return _SCALARS[setting](value, text_ok)
-    except _Invalid as exc:
+        return _ALL_SCALARS[setting](value, text_ok)
+    except Invalid as exc:
         raise ConfigError(f"{setting} from {source}: {exc}") from None
 
 
@@ -334,41 +325,6 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise ConfigError(f"config file {path}: cannot be read: {exc.strerror}") from None
 
 
-def _unknown(kind: str, key: str, where: str, known: tuple[str, ...]) -> ConfigError:
-    return ConfigError(f"unknown {kind} {key!r} in {where} (known: {', '.join(known)})")
-
-
-def _attribute_text(value: object, *, allow_json: bool) -> str:
-    """Turn a TOML value into the string SQS would carry (``true``, ``60``, JSON)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if allow_json and isinstance(value, dict | list):
-        # Policies (RedrivePolicy, RedriveAllowPolicy, Policy) are JSON documents in SQS;
-        # a TOML table is a friendlier way to write one.
-        try:
-            return json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise _Invalid(f"cannot be written as JSON: {exc}") from None
-    expected = "a string, integer or boolean" + (" or a table" if allow_json else "")
-    raise _Invalid(f"must be {expected}, got {_describe(value)}")
-
-
-def _string_table(raw: object, where: str, *, allow_json: bool) -> Mapping[str, str]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table, got {_describe(raw)}")
-    converted: dict[str, str] = {}
-    for key, value in raw.items():
-        try:
-            converted[key] = _attribute_text(value, allow_json=allow_json)
-        except _Invalid as exc:
-            raise ConfigError(f"{where}.{key}: {exc}") from None
-    return MappingProxyType(converted)
-
-
 _QUEUE_KEYS: Final = ("name", "attributes", "tags")
 
 
@@ -376,56 +332,81 @@ def _queue_declarations(raw: object, path: Path) -> tuple[QueueDeclaration, ...]
     if not isinstance(raw, list):
         raise ConfigError(
             f"queues in config file {path}: must be an array of tables ([[queues]]), "
-            f"got {_describe(raw)}"
+            f"got {describe(raw)}"
         )
     declarations: list[QueueDeclaration] = []
     seen: set[str] = set()
     for index, entry in enumerate(raw):
         where = f"queues[{index}] in config file {path}"
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table, got {_describe(entry)}")
+            raise ConfigError(f"{where}: must be a table, got {describe(entry)}")
         for key in entry:
             if key not in _QUEUE_KEYS:
-                raise _unknown("key", key, where, _QUEUE_KEYS)
+                raise unknown("key", key, where, _QUEUE_KEYS)
         if "name" not in entry:
             raise ConfigError(f"{where}: name is required")
         name = entry["name"]
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}: name must be a non-empty string, got {_describe(name)}")
+            raise ConfigError(f"{where}: name must be a non-empty string, got {describe(name)}")
         if name in seen:
             raise ConfigError(f"{where}: queue {name!r} is declared more than once")
         seen.add(name)
         where = f"queue {name!r} in config file {path}"
-        attributes = _string_table(
+        attributes = string_table(
             entry.get("attributes", {}), f"{where}: attributes", allow_json=True
         )
-        tags = _string_table(entry.get("tags", {}), f"{where}: tags", allow_json=False)
+        tags = string_table(entry.get("tags", {}), f"{where}: tags", allow_json=False)
         declarations.append(QueueDeclaration(name=name, attributes=attributes, tags=tags))
     return tuple(declarations)
 
 
-_FILE_SECTIONS: Final = ("server", "queues")
+_FILE_SECTIONS: Final = ("server", "queues", "functions", "event_source_mappings", "runtime")
 
 
-def _from_file(path: Path) -> tuple[dict[str, object], tuple[QueueDeclaration, ...] | None]:
+def _scalar_section(
+    document: Mapping[str, object],
+    section: str,
+    known: Mapping[str, object],
+    path: Path,
+    prefix: str = "",
+) -> dict[str, object]:
+    """The scalar keys of table ``[section]``, as ``prefix + key`` -> converted value."""
+    table = document.get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] in config file {path}: must be a table")
+    values: dict[str, object] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise unknown("key", key, f"[{section}] of config file {path}", tuple(known))
+        source = f"config file {path} ([{section}] {key})"
+        values[prefix + key] = _convert(prefix + key, value, source, False)
+    return values
+
+
+def _from_file(path: Path) -> tuple[dict[str, object], dict[str, object]]:
+    """(scalar settings, declarations) of the file; declarations hold only the sections
+    present, keyed by their Settings field."""
     document = _read_toml(path)
     for section in document:
         if section not in _FILE_SECTIONS:
-            raise _unknown("section", section, f"config file {path}", _FILE_SECTIONS)
-    values: dict[str, object] = {}
-    server = document.get("server", {})
-    if not isinstance(server, dict):
-        raise ConfigError(f"[server] in config file {path}: must be a table")
-    for key, value in server.items():
-        if key not in _SCALARS:
-            raise _unknown("key", key, f"[server] of config file {path}", tuple(_SCALARS))
-        values[key] = _convert(key, value, f"config file {path} ([server] {key})", False)
-    queues = _queue_declarations(document["queues"], path) if "queues" in document else None
-    return values, queues
+            raise unknown("section", section, f"config file {path}", _FILE_SECTIONS)
+    values = _scalar_section(document, "server", _SCALARS, path)
+    values.update(_scalar_section(document, "runtime", RUNTIME_SCALARS, path, _RUNTIME_PREFIX))
+    declared: dict[str, object] = {}
+    if "queues" in document:
+        declared["queues"] = _queue_declarations(document["queues"], path)
+    functions = function_declarations(document.get("functions", {}), path)
+    if "functions" in document:
+        declared["functions"] = functions
+    if "event_source_mappings" in document:
+        declared["event_source_mappings"] = mapping_declarations(
+            document["event_source_mappings"], path, functions
+        )
+    return values, declared
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, object]:
-    by_env_name = {_env_name(name): name for name in _SCALARS}
+    by_env_name = {_env_name(name): name for name in _ALL_SCALARS}
     values: dict[str, object] = {}
     for variable in sorted(env):
         if not variable.startswith(ENV_PREFIX) or variable == CONFIG_FILE_ENV:
@@ -433,7 +414,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
         setting = by_env_name.get(variable)
         if setting is None:
             known = (*by_env_name, CONFIG_FILE_ENV)
-            raise _unknown("environment variable", variable, "the environment", known)
+            raise unknown("environment variable", variable, "the environment", known)
         values[setting] = _convert(setting, env[variable], f"environment variable {variable}", True)
     return values
 
@@ -443,8 +424,8 @@ def _from_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
     for setting, value in overrides.items():
         if value is None:  # a flag that was not given
             continue
-        if setting not in _SCALARS:
-            raise _unknown("override", setting, "the command line", tuple(_SCALARS))
+        if setting not in _ALL_SCALARS:
+            raise unknown("override", setting, "the command line", tuple(_ALL_SCALARS))
         values[setting] = _convert(setting, value, f"flag {_flag_name(setting)}", True)
     return values
 
@@ -463,11 +444,11 @@ def load_settings(
         config_file: the TOML file to read, or ``None`` for none. It must exist.
         env: the process environment (pass ``os.environ``). Variables without the
             ``EKIDEN_`` prefix are ignored; ``EKIDEN_CONFIG`` is left to the caller.
-        overrides: setting name (``"port"``, ``"data_dir"``, ...) -> value from a
-            command-line flag; ``None`` values mean "not given" and are skipped. Strings
-            are parsed as in the environment.
+        overrides: setting name (``"port"``, ``"data_dir"``, ``"runtime_enabled"``, ...)
+            -> value from a command-line flag; ``None`` values mean "not given" and are
+            skipped. Strings are parsed as in the environment.
 
-    Queue declarations come only from the file.
+    Queue, function and event source mapping declarations come only from the file.
 
     Raises:
         ConfigError: for any unreadable file, unknown key or variable, wrong type or
@@ -476,12 +457,17 @@ def load_settings(
     # Any: every value below went through its setting's converter, which returns the
     # field's type; dataclasses.replace checks nothing more at run time.
     values: dict[str, Any] = {}
-    queues: tuple[QueueDeclaration, ...] | None = None
+    declared: dict[str, object] = {}
     if config_file is not None:
-        file_values, queues = _from_file(config_file)
+        file_values, declared = _from_file(config_file)
         values.update(file_values)
     values.update(_from_env(env))
     values.update(_from_overrides(overrides))
-    if queues is not None:
-        values["queues"] = queues
+    runtime = {
+        name.removeprefix(_RUNTIME_PREFIX): values.pop(name)
+        for name in list(values)
+        if name.startswith(_RUNTIME_PREFIX)
+    }
+    values.update(declared)
+    values["runtime"] = dataclasses.replace(RuntimeSettings(), **runtime)
     return dataclasses.replace(Settings(), **values)
