@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 
-from ekiden.cli import bench, serve
+from ekiden.cli import bench, serve, worker
 from ekiden.config import ConfigError
 
 __all__ = ["build_parser", "main"]
 
 _Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-_COMMANDS: tuple[_Register, ...] = (serve.register, bench.register)
+_COMMANDS: tuple[_Register, ...] = (serve.register, worker.register, bench.register)
 
 EXIT_USAGE = 2
 

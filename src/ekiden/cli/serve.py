@@ -21,6 +21,7 @@ _OVERRIDES = (
     "commit_interval_ms",
     "max_body_bytes",
     "public_url",
+    "runtime_enabled",
 )
 
 
@@ -51,6 +52,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="URL",
         help="http(s) URL clients reach ekiden at, for queue URLs and SNS message links "
         "(default: the request's Host header)",
+    )
+    parser.add_argument(
+        "--no-runtime",
+        dest="runtime_enabled",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not run functions in this process (an `ekiden worker` does; "
+        "[runtime] enabled = false)",
     )
     parser.set_defaults(func=run)
 

@@ -1,11 +1,12 @@
 """Wiring: store + broker + SQS and SNS front ends behind the HTTP server.
 
-Routing: a request with ``X-Amz-Target`` speaks SQS's AWS JSON 1.0; any other POST or GET
-that carries ``Action`` speaks the Query protocol, of SNS when ``is_sns_request`` says so
-(SNS's Version, a credential scope naming ``sns``, or an action only SNS has), else of
-SQS; ``GET /health`` answers a liveness check, and ``GET /sns/SimpleNotificationService-
-<fingerprint>.pem`` serves the certificate of the key SNS envelopes are signed with
-(their ``SigningCertURL``).
+Routing: a request whose path starts with ``/2015-03-31/`` goes to the Lambda API front
+end when the server runs functions; a request with ``X-Amz-Target`` speaks SQS's AWS JSON
+1.0; any other POST or GET that carries ``Action`` speaks the Query protocol, of SNS
+when ``is_sns_request`` says so (SNS's Version, a credential scope naming ``sns``, or an
+action only SNS has), else of SQS; ``GET /health`` answers a liveness check, and
+``GET /sns/SimpleNotificationService-<fingerprint>.pem`` serves the certificate of the
+key SNS envelopes are signed with (their ``SigningCertURL``).
 
 URLs ekiden hands out (queue URLs; SNS's SubscribeURL, UnsubscribeURL, SigningCertURL)
 start with the ``public_url`` setting when it is set, else with ``http://<Host header>``
@@ -22,10 +23,14 @@ from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
 from ekiden.core.services.broker import Broker, DeclaredQueue
+from ekiden.core.services.functions import FunctionsService
+from ekiden.protocols.awslambda.frontend import LambdaFrontend
+from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
 from ekiden.protocols.sns.frontend import SnsFrontend, credential_service, is_sns_request
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
+from ekiden.server.functions import FunctionsWiring, start_functions
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
 from ekiden.server.http_client import StreamHttpPoster
 from ekiden.server.signing import RsaEnvelopeSigner, load_signer
@@ -60,10 +65,13 @@ class RunningServer:
     broker: Broker
     http: HttpServer
     port: int
+    functions: FunctionsWiring
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
-        # Long polls answer at once, in-flight requests finish, then the store closes
-        # after its last group commit.
+        # Pollers stop first: their batches in flight finish and delete their messages
+        # through the HTTP server, which still answers. Then long polls answer at once,
+        # in-flight requests finish, and the store closes after its last group commit.
+        await self.functions.stop()
         self.broker.waiters.close()
         await self.http.stop(drain_timeout_s)
         await self.broker.stop()
@@ -80,8 +88,13 @@ class SqsApp:
         default_base_url: str,
         signer: RsaEnvelopeSigner | None = None,
         public_url: str | None = None,
+        functions: FunctionsService | None = None,
     ) -> None:
         self.signer = signer
+        # --- Lambda API: requests under /2015-03-31/ when the server runs functions ---
+        self.lambda_api = (
+            LambdaFrontend(functions, broker.clock.now_ms()) if functions is not None else None
+        )
         self.frontend = SqsFrontend(broker)
         self.sns = SnsFrontend(broker.topics) if broker.topics is not None else None
         self.broker = broker
@@ -98,6 +111,17 @@ class SqsApp:
             request_id=new_request_id(),
             client_gone=request.closed,
         )
+        if self.lambda_api is not None and request.path.startswith(LAMBDA_API_PREFIX):
+            return _http(
+                await self.lambda_api.handle(
+                    request.method,
+                    request.path,
+                    request.query,
+                    headers,
+                    request.body,
+                    ctx.request_id,
+                )
+            )
         target = headers.get("x-amz-target")
         if target is not None:
             wire = await self.frontend.handle_json(target, request.body, ctx)
@@ -155,14 +179,27 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
         await broker.start(
             [DeclaredQueue(q.name, dict(q.attributes), dict(q.tags)) for q in settings.queues]
         )
+        functions = await start_functions(settings, broker, store.writer, broker.clock)
     except BaseException:
         await broker.stop()
         await store.close()
         raise
-    app = SqsApp(broker, f"http://{settings.host}:{settings.port}", signer, settings.public_url)
+    app = SqsApp(
+        broker,
+        f"http://{settings.host}:{settings.port}",
+        signer,
+        settings.public_url,
+        functions.service,
+    )
     http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log)
     port = await http.start(settings.host, settings.port)
     app.default_base_url = f"http://{settings.host}:{port}"
     if broker.topics is not None:  # for the URLs of messages no request addresses
         broker.topics.base_url = settings.public_url or app.default_base_url
-    return RunningServer(settings, store, broker, http, port)
+    running = RunningServer(settings, store, broker, http, port, functions)
+    try:
+        await functions.start_runtime(port)
+    except BaseException:
+        await running.stop()
+        raise
+    return running

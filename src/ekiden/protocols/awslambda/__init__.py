@@ -1,0 +1,1 @@
+"""The Lambda API (REST-JSON) front end: functions, invocations, event source mappings."""
