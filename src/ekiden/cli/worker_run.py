@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 from ekiden.bench.sigv4 import Credentials
 from ekiden.cli.functions import declared_functions
@@ -134,7 +135,8 @@ async def _poll(
             account_id=account_id,
             max_processes=settings.runtime.max_processes,
             log_sink=sink,
-            endpoint_url=sqs.endpoint_url,
+            # Handlers reach ekiden's SQS/SNS/Lambda through it; real AWS needs nothing.
+            endpoint_url=None if _is_aws(sqs.endpoint_url) else sqs.endpoint_url,
         )
         runtime = Runtime(
             sqs=sqs,
@@ -163,6 +165,11 @@ async def _poll(
             longest = max((f.timeout_s for f in functions.values()), default=0)
             await pool.close(longest + _CLOSE_GRACE_S)
     log.info("stopped")
+
+
+def _is_aws(endpoint_url: str) -> bool:
+    host = urlsplit(endpoint_url).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
 
 
 def _file_sink(files: contextlib.ExitStack, path: Path) -> Callable[[str], None]:

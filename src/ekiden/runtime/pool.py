@@ -93,8 +93,9 @@ class WorkerPool:
         max_processes: cap on live handler processes over all functions (>= 1).
         log_sink: receives every log line, tagged ``[function-name]``; default: the
             logger ``ekiden.functions`` at INFO. Called on the event loop: must not block.
-        endpoint_url: exported to handlers as ``AWS_ENDPOINT_URL`` (so boto3 reaches
-            ekiden) unless the function's environment sets it.
+        endpoint_url: exported to handlers as ``AWS_ENDPOINT_URL_SQS``, ``_SNS`` and
+            ``_LAMBDA`` (so boto3 reaches ekiden for those services) unless the
+            function's environment sets them or ``AWS_ENDPOINT_URL``.
         python: the interpreter that runs handlers (Python 3.11+).
     """
 

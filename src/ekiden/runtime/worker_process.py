@@ -56,7 +56,8 @@ class WorkerSettings:
 
     Attributes:
         region, account_id: for the ARN and the ``AWS_REGION`` variables.
-        endpoint_url: exported as ``AWS_ENDPOINT_URL`` unless the function sets it.
+        endpoint_url: ekiden's URL, exported as the SQS, SNS and Lambda endpoints of
+            the SDKs (``AWS_ENDPOINT_URL_SQS`` ...) unless the function sets them.
         python: the interpreter that runs handlers.
         sink: receives every output line, tagged ``[name] ``; must not block.
     """
@@ -80,15 +81,22 @@ def function_arn(settings: WorkerSettings, name: str) -> str:
     return f"arn:aws:lambda:{settings.region}:{settings.account_id}:function:{name}"
 
 
+ENDPOINT_SERVICES: Final = ("SQS", "SNS", "LAMBDA")
+"""The services whose SDK endpoint handlers are pointed at ekiden for."""
+
+
 def handler_environment(
     spec: FunctionSpec, settings: WorkerSettings, log_stream_name: str, code_dir: str
 ) -> dict[str, str]:
     """The variables added to the inherited environment: the function's own, then
     Lambda's reserved ones (which win, as Lambda forbids setting them), and
-    ``AWS_ENDPOINT_URL`` unless the function chose its own."""
+    the endpoints of the services ekiden serves (``AWS_ENDPOINT_URL_SQS``, ``_SNS``,
+    ``_LAMBDA``) unless the function chose its own. Only those: a handler's other AWS
+    clients (S3, DynamoDB...) keep their usual endpoints."""
     env = dict(spec.environment)
-    if settings.endpoint_url is not None:
-        env.setdefault("AWS_ENDPOINT_URL", settings.endpoint_url)
+    if settings.endpoint_url is not None and "AWS_ENDPOINT_URL" not in env:
+        for service in ENDPOINT_SERVICES:
+            env.setdefault(f"AWS_ENDPOINT_URL_{service}", settings.endpoint_url)
     env.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,

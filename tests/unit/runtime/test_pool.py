@@ -390,7 +390,8 @@ def test_the_handler_environment_is_the_parents_plus_the_functions_plus_lambdas(
         "EKIDEN_TEST_INHERITED", "TABLE", "AWS_LAMBDA_FUNCTION_NAME",
         "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
         "AWS_LAMBDA_FUNCTION_TIMEOUT", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_REGION",
-        "AWS_DEFAULT_REGION", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL",
     ]  # fmt: skip
     event = json.dumps({"keys": [*keys, "AWS_LAMBDA_LOG_STREAM_NAME"]}).encode()
 
@@ -402,12 +403,14 @@ def test_the_handler_environment_is_the_parents_plus_the_functions_plus_lambdas(
     assert [env[k] for k in keys] == [
         "from-parent", "orders", "env-fn", "$LATEST", "128", "3", "/aws/lambda/env-fn",
         "eu-west-1", "eu-west-1", str(tmp_path.resolve()), "app.handler",
-        "http://127.0.0.1:9324",
+        "http://127.0.0.1:9324", "http://127.0.0.1:9324", "http://127.0.0.1:9324", None,
     ]  # fmt: skip
     assert re.fullmatch(
         r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", env["AWS_LAMBDA_LOG_STREAM_NAME"]
     )
+    # A function that names its own endpoint keeps it for every service.
     assert body(own)["AWS_ENDPOINT_URL"] == "http://elsewhere"
+    assert body(own)["AWS_ENDPOINT_URL_SQS"] is None
 
 
 def test_output_and_log_records_reach_the_sink_tagged_and_framed_by_start_end_report(
