@@ -341,6 +341,9 @@ def serve(sock: socket.socket) -> None:
         return
     init, _ = first
     token = str(init["token"])
+    # The function's variables and Lambda's reserved ones, before the handler's import
+    # reads them (module-level configuration is common in handlers).
+    os.environ.update(init.get("environment", {}))
     request_filter = _setup_logging()
     started = time.perf_counter()
     try:

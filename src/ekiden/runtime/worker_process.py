@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import uuid
@@ -47,7 +46,6 @@ MAX_LINE_BYTES: Final = 256 * 1024
 READ_CHUNK: Final = 64 * 1024
 
 _IMPORT_ROOT = str(Path(ekiden.__file__).resolve().parent.parent)
-_ENV_PROGRAM = shutil.which("env") or "/usr/bin/env"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +202,10 @@ class WorkerProcess:
         env = handler_environment(self.spec, self.settings, self.log_stream_name, code_dir)
         parent_end, child_end = socket.socketpair()
         try:
-            # env(1) adds the variables to the environment the server was started with:
-            # the child inherits it, and no code of ours reads os.environ (layer rule).
+            # The child inherits the server's environment and adds the function's
+            # variables itself (sent in the init frame, not on a command line where any
+            # user could read them in /proc).
             self._proc = await asyncio.create_subprocess_exec(
-                _ENV_PROGRAM,
-                "--",
-                *(f"{key}={value}" for key, value in env.items()),
                 self.settings.python,
                 "-u",
                 "-c",
@@ -248,6 +244,7 @@ class WorkerProcess:
             "memory_mb": self.spec.memory_mb,
             "log_group_name": f"/aws/lambda/{self.spec.name}",
             "log_stream_name": self.log_stream_name,
+            "environment": env,
         }
         self._writer.write(encode_frame(init))
 
