@@ -100,6 +100,7 @@ class MappingPoller:
         self._slots: dict[int, asyncio.Task[None]] = {}
         self._busy = 0
         self._stopping = asyncio.Event()
+        self._gather_lock = asyncio.Lock()
         self._scaler: asyncio.Task[None] | None = None
         self._scaling: ScalingState = initial_state(
             self._now_ms(), maximum=mapping.maximum_concurrency, runtime_cap=self._cap
@@ -220,7 +221,18 @@ class MappingPoller:
     async def _gather(self, index: int) -> list[dict[str, Any]]:
         """One batch: up to ``batch_size`` messages, gathered for at most the batching
         window (which starts with the first message). Returns ``[]`` when a long poll
-        ended empty or the slot is no longer wanted."""
+        ended empty or the slot is no longer wanted.
+
+        With a batching window, one slot gathers at a time: slots polling side by side
+        would split a burst into many small batches, which is what the window is there
+        to avoid. Invocations still overlap (they run outside the lock), and under a
+        backlog a batch fills within a few receives."""
+        if self.mapping.maximum_batching_window_s <= 0:
+            return await self._gather_batch(index)
+        async with self._gather_lock:
+            return await self._gather_batch(index)
+
+    async def _gather_batch(self, index: int) -> list[dict[str, Any]]:
         batch_size = self.mapping.batch_size
         window_s = float(self.mapping.maximum_batching_window_s)
         messages: list[dict[str, Any]] = []

@@ -182,8 +182,11 @@ class SqsClient:
 
     ``region`` names the signing scope (and the ARNs of :func:`queue_arn_from_url`);
     ``ca_file`` replaces the system trust store for https; at most ``max_connections``
-    requests are in flight at once (a long poll holds one for its whole wait); each call
-    must be answered within ``request_timeout_s`` (plus the wait of a long poll).
+    requests are in flight at once, and besides them at most ``max_long_polls`` long
+    polls (receives that wait): long polls hold their connection for their whole wait,
+    so they have a pool of their own and can never hold up a delete or a visibility
+    change (which must land before the visibility timeout runs out). Each call must be
+    answered within ``request_timeout_s`` (plus the wait of a long poll).
 
     Idempotent calls (queue look-ups, attribute reads, deletes, visibility changes, and
     sends with a deduplication id) are sent once more when a reused keep-alive
@@ -199,6 +202,7 @@ class SqsClient:
         credentials: Credentials | None = None,
         ca_file: Path | None = None,
         max_connections: int = 64,
+        max_long_polls: int = 4096,
         request_timeout_s: float = 30.0,
     ) -> None:
         endpoint, self._path = _parse_endpoint(endpoint_url)
@@ -214,11 +218,14 @@ class SqsClient:
                 cafile=str(ca_file) if ca_file is not None else None
             )
         self._pool = ConnectionPool(endpoint, max_connections=max_connections, ssl_context=context)
+        self._poll_pool = ConnectionPool(
+            endpoint, max_connections=max_long_polls, ssl_context=context
+        )
 
     @property
     def connects(self) -> int:
         """Connections opened so far (a measure of keep-alive reuse)."""
-        return self._pool.connects
+        return self._pool.connects + self._poll_pool.connects
 
     async def __aenter__(self) -> SqsClient:
         return self
@@ -229,6 +236,7 @@ class SqsClient:
     async def close(self) -> None:
         """Close every connection; calls in flight and later fail with ``ClientClosed``."""
         await self._pool.close()
+        await self._poll_pool.close()
 
     # -- queues --------------------------------------------------------------------
 
@@ -284,7 +292,11 @@ class SqsClient:
         if visibility_timeout_s is not None:
             payload["VisibilityTimeout"] = visibility_timeout_s
         answer = await self._call(
-            "ReceiveMessage", payload, idempotent=False, extra_timeout_s=max(wait_time_s, 0)
+            "ReceiveMessage",
+            payload,
+            idempotent=False,
+            extra_timeout_s=max(wait_time_s, 0),
+            long_poll=wait_time_s > 0,
         )
         messages = answer.get("Messages", [])
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
@@ -395,12 +407,14 @@ class SqsClient:
         *,
         idempotent: bool,
         extra_timeout_s: float = 0.0,
+        long_poll: bool = False,
     ) -> dict[str, Any]:
         """Run one action and return its decoded JSON answer (an object)."""
         request = self.build_request(action, orjson.dumps(payload))
+        pool = self._poll_pool if long_poll else self._pool
         try:
             async with asyncio.timeout(self._timeout_s + extra_timeout_s):
-                answer = await self._pool.request(request, retry_sent=idempotent)
+                answer = await pool.request(request, retry_sent=idempotent)
         except TransportError as error:
             raise SqsError(
                 error.code, error.message, status=None, retryable=error.retryable, action=action
