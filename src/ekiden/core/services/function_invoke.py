@@ -38,7 +38,9 @@ def check_payload(payload: bytes, *, asynchronous: bool) -> bytes:
 
     Raises ``MessageTooLong`` (Lambda: ``RequestTooLargeException`` for RequestResponse,
     ``RequestEntityTooLargeException`` for Event, both HTTP 413) and ``MalformedRequest``
-    (Lambda: ``InvalidRequestContentException``, HTTP 400).
+    (Lambda: ``InvalidRequestContentException``, HTTP 400) for what is not JSON: bad
+    syntax, ``NaN``/``Infinity`` (which Python's parser would read), and nesting deeper
+    than the parser's stack.
     """
     if asynchronous and len(payload) > MAX_ASYNC_PAYLOAD_BYTES:
         raise MessageTooLong(
@@ -53,12 +55,23 @@ def check_payload(payload: bytes, *, asynchronous: bool) -> bytes:
     if not payload.strip():
         return b"{}"
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedRequest(
             f"Could not parse request body into json: Could not parse payload into json: {error}"
         ) from None
+    except RecursionError:
+        # nesting deeper than the parser's stack is bad input, not a failure of ours
+        raise MalformedRequest(
+            "Could not parse request body into json: Could not parse payload into json: "
+            "the document is nested too deeply"
+        ) from None
     return payload
+
+
+def _refuse_constant(name: str) -> object:
+    # Python's json reads NaN and Infinity, which JSON (and so Lambda) does not have
+    raise ValueError(f"{name} is not a JSON value")
 
 
 class AsyncInvocations:

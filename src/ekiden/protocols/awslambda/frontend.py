@@ -17,12 +17,18 @@ from typing import Any, Final, Protocol
 
 import orjson
 
-from ekiden.core.errors import EkidenError, InternalFailure
+from ekiden.core.errors import EkidenError, InternalFailure, MessageTooLong
 from ekiden.core.functions import EventSourceMapping, FunctionSpec, InvocationType, InvokeResult
 from ekiden.core.rules.mappings import MappingChanges
 from ekiden.protocols.awslambda import requests as rq
 from ekiden.protocols.awslambda import responses as rs
-from ekiden.protocols.awslambda.errors import error_body, error_headers, wire_error
+from ekiden.protocols.awslambda.errors import (
+    EVENT_TOO_LARGE,
+    LambdaWireError,
+    error_body,
+    error_headers,
+    wire_error,
+)
 from ekiden.protocols.sqs.frontend import WireResponse
 
 log = logging.getLogger("ekiden.lambda")
@@ -107,7 +113,10 @@ class LambdaFrontend:
         service = self.service
         match route.operation:
             case "ListFunctions":
-                limit = rq.max_items(params, rq.DEFAULT_FUNCTIONS_PAGE)
+                # Lambda pages at most 50 functions, whatever MaxItems asks for
+                limit = min(
+                    rq.max_items(params, rq.DEFAULT_FUNCTIONS_PAGE), rq.DEFAULT_FUNCTIONS_PAGE
+                )
                 specs, marker = rs.page(
                     service.list_functions(), lambda s: s.name, params.get("Marker"), limit
                 )
@@ -156,7 +165,8 @@ class LambdaFrontend:
         return _json(status, rs.encode_mapping(mapping, arn, state), request_id)
 
     def _list_mappings(self, params: dict[str, str], request_id: str) -> WireResponse:
-        limit = rq.max_items(params, rq.DEFAULT_MAPPINGS_PAGE)
+        # Lambda pages at most 100 mappings, whatever MaxItems asks for
+        limit = min(rq.max_items(params, rq.DEFAULT_MAPPINGS_PAGE), rq.DEFAULT_MAPPINGS_PAGE)
         function_name = params.get("FunctionName") or None
         if function_name is not None:  # Lambda: an unknown function is not found
             function_name = self.service.get_function(function_name).name
@@ -182,13 +192,19 @@ class LambdaFrontend:
         request_id: str,
     ) -> WireResponse:
         call = rq.decode_invoke(route.function_name or "", params, headers, body)
-        result = await self.service.invoke(
-            call.function_name,
-            call.payload,
-            invocation_type=call.invocation_type,
-            client_context=call.client_context,
-            request_id=request_id,
-        )
+        try:
+            result = await self.service.invoke(
+                call.function_name,
+                call.payload,
+                invocation_type=call.invocation_type,
+                client_context=call.client_context,
+                request_id=request_id,
+            )
+        except MessageTooLong as error:
+            if call.invocation_type != "Event":
+                raise
+            # Lambda words an oversized event with a code of its own
+            return self._error("Invoke", error, request_id, EVENT_TOO_LARGE)
         if call.invocation_type == "DryRun":
             return WireResponse(204, b"", JSON_CONTENT_TYPE, [("x-amzn-RequestId", request_id)])
         if call.invocation_type == "Event" or result is None:
@@ -203,8 +219,15 @@ class LambdaFrontend:
             response_headers.append(("X-Amz-Log-Result", rs.log_result(result.log_tail)))
         return WireResponse(200, result.payload, JSON_CONTENT_TYPE, response_headers)
 
-    def _error(self, operation: str, error: EkidenError, request_id: str) -> WireResponse:
-        spelled = wire_error(error)
+    def _error(
+        self,
+        operation: str,
+        error: EkidenError,
+        request_id: str,
+        spelled: LambdaWireError | None = None,
+    ) -> WireResponse:
+        """The response of ``error``, spelled by the catalog unless ``spelled`` is given."""
+        spelled = spelled or wire_error(error)
         if not isinstance(error, InternalFailure):  # those are logged with their traceback
             log.info("rejected %s: %s: %s", operation or "request", spelled.code, error.message)
         return WireResponse(

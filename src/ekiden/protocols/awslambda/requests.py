@@ -46,7 +46,10 @@ API_PREFIX: Final = "/2015-03-31/"
 
 MAX_LIST_ITEMS: Final = 10_000
 DEFAULT_FUNCTIONS_PAGE: Final = 50
+"""ListFunctions answers at most 50 functions a page, even when MaxItems asks for more."""
 DEFAULT_MAPPINGS_PAGE: Final = 100
+"""ListEventSourceMappings answers at most 100 mappings a page, even when MaxItems asks for
+more (the model's documentation of both MaxItems members)."""
 MAX_CLIENT_CONTEXT_BYTES: Final = 3583
 """Lambda's limit of the base64 ``X-Amz-Client-Context`` header."""
 
@@ -138,7 +141,8 @@ def parse_query(query: str) -> dict[str, str]:
 
 
 def max_items(params: dict[str, str], default: int) -> int:
-    """The ``MaxItems`` query parameter (1-10,000), ``default`` when absent."""
+    """The ``MaxItems`` query parameter (1-10,000), ``default`` when absent. (The caller
+    caps it to the operation's largest page: a valid MaxItems above it is not an error.)"""
     raw = params.get("MaxItems")
     if raw is None:
         return default
