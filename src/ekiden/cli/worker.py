@@ -9,19 +9,24 @@ It reads the same configuration as ``ekiden serve`` (``--config`` > ``EKIDEN_CON
    CreateQueue when it does not exist (with the attributes of a ``[[queues]]`` entry of
    the same name, if any); an ARN through GetQueueUrl of its last part (never created:
    while it is missing the runtime keeps retrying). GetQueueAttributes gives the
-   QueueArn, whether it is FIFO and its VisibilityTimeout.
+   QueueArn, whether it is FIFO and its VisibilityTimeout. An ARN must name a queue of
+   the worker's region and of the account the endpoint answers for (GetQueueUrl finds
+   names there only): another one is a configuration error, never a different queue.
 2. Each mapping is checked by Lambda's rules (:mod:`ekiden.core.rules.mappings`) and
    given the stable uuid of its function and queue ARN.
 3. The runtime polls until SIGTERM or SIGINT; then polling stops at once and batches in
-   flight get up to their function's timeout to finish. A second signal ends the
-   process at once.
+   flight get up to their function's timeout to finish. A second signal kills the
+   handler processes of the batches in flight (their messages reappear after the
+   visibility timeout) and ends the process at once.
 
 Credentials come from ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
 ``AWS_SESSION_TOKEN``; without them requests carry an unsigned ``Authorization`` header,
 which ekiden accepts. The signing region is ``--region``, else the configured region.
 
-Exit status: 0 after a signal-initiated stop; 2 for configuration errors (including a
-mapping Lambda would refuse); 1 when the endpoint refuses to resolve or create a queue.
+Exit status: 0 after a signal-initiated stop; 128 + the signal's number when a second
+signal cut it short; 2 for configuration errors (including a mapping Lambda would refuse,
+or a queue ARN the endpoint cannot serve); 1 when the endpoint refuses to resolve or
+create a queue.
 """
 
 from __future__ import annotations

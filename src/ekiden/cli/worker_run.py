@@ -65,7 +65,9 @@ def run_worker(
     ca_file: Path | None = None,
 ) -> int:
     """Run the declared mappings of ``settings`` against ``endpoint_url`` until SIGTERM or
-    SIGINT; return the exit status (0 stopped by a signal, 1 :class:`WorkerFailed`).
+    SIGINT; return the exit status (0 stopped by a signal, 1 :class:`WorkerFailed`,
+    128 + the signal's number when a second signal cut the graceful stop short and
+    killed the batches in flight).
 
     Raises:
         ConfigError: ``endpoint_url`` is not an http(s) URL, or a declared mapping breaks
@@ -91,17 +93,33 @@ class _Queue:
     visibility_timeout_s: int | None  # None: not known (an ARN whose queue is missing)
 
 
+@dataclass(slots=True)
+class _Signals:
+    """The first SIGTERM/SIGINT sets ``stopping`` (graceful stop); a second one sets
+    ``aborting`` and is remembered in ``second`` (the exit status is 128 + it)."""
+
+    stopping: asyncio.Event
+    aborting: asyncio.Event
+    second: int = 0
+
+    def received(self, signum: int) -> None:
+        if not self.stopping.is_set():
+            self.stopping.set()
+            return
+        if not self.aborting.is_set():
+            self.second = signum
+            self.aborting.set()
+
+
 async def _work(settings: Settings, sqs: SqsClient) -> int:
     loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-
-    def on_signal() -> None:
-        stopping.set()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal ends at once
-            loop.remove_signal_handler(sig)
-
+    signals = _Signals(asyncio.Event(), asyncio.Event())
+    stopping = signals.stopping
+    # The handlers stay installed: a second signal must also kill the handler processes
+    # (they run in sessions of their own, so the default action would orphan them, still
+    # running their batches).
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, signals.received, int(sig))
     try:
         functions = declared_functions(settings)
         try:
@@ -112,8 +130,8 @@ async def _work(settings: Settings, sqs: SqsClient) -> int:
         except _Stopped:
             log.info("stopped before polling began")
             return 0
-        await _poll(settings, sqs, functions, mappings, stopping)
-        return 0
+        await _poll(settings, sqs, functions, mappings, signals)
+        return 128 + signals.second if signals.second else 0
     finally:
         await sqs.close()
 
@@ -123,7 +141,7 @@ async def _poll(
     sqs: SqsClient,
     functions: Mapping[str, FunctionSpec],
     mappings: list[EventSourceMapping],
-    stopping: asyncio.Event,
+    signals: _Signals,
 ) -> None:
     account_id = mappings[0].event_source_arn.split(":")[4] if mappings else settings.account_id
     with contextlib.ExitStack() as files:
@@ -156,14 +174,26 @@ async def _poll(
                 len(mappings) - enabled,
                 len(functions),
             )
-            await stopping.wait()
+            await signals.stopping.wait()
             log.info("stopping: no new batches; batches in flight may run to their timeout")
-            await runtime.close()
+            closing = asyncio.ensure_future(runtime.close())
+            aborting = asyncio.ensure_future(signals.aborting.wait())
+            await asyncio.wait({closing, aborting}, return_when=asyncio.FIRST_COMPLETED)
+            aborting.cancel()
+            if not closing.done():
+                log.warning("second signal: killing the batches in flight (they will reappear)")
+                await pool.close(0)  # their invocations now end at once, as failures
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(closing), _CLOSE_GRACE_S)
+                closing.cancel()
+                await asyncio.gather(closing, return_exceptions=True)
+            else:
+                closing.result()
         finally:
             # The runtime has waited for its batches; this only ends idle processes (and
             # kills stragglers should the runtime have been interrupted).
             longest = max((f.timeout_s for f in functions.values()), default=0)
-            await pool.close(longest + _CLOSE_GRACE_S)
+            await pool.close(0 if signals.aborting.is_set() else longest + _CLOSE_GRACE_S)
     log.info("stopped")
 
 
@@ -231,6 +261,11 @@ async def _mapping(
 async def _queue(sqs: SqsClient, settings: Settings, queue: str, function: FunctionSpec) -> _Queue:
     is_arn = queue.startswith("arn:")
     name = queue.rsplit(":", 1)[-1] if is_arn else queue
+    if is_arn and queue.split(":")[3:4] != [settings.region]:
+        raise ConfigError(
+            f"event source mapping of function {function.name!r} to queue {queue!r}: the "
+            f"queue is not in the worker's region {settings.region} (set --region)"
+        )
     try:
         url = await _retrying(lambda: sqs.get_queue_url(name), f"GetQueueUrl {name}")
     except SqsError as error:
@@ -254,8 +289,17 @@ async def _queue(sqs: SqsClient, settings: Settings, queue: str, function: Funct
     except SqsError as error:
         raise WorkerFailed(f"queue {queue}: {error}") from None
     visibility = found.get("VisibilityTimeout", "")
+    found_arn = found.get("QueueArn") or queue
+    if is_arn and found_arn != queue:
+        # GetQueueUrl looks a name up in the caller's own account and region: polling the
+        # queue it found would silently feed the function from another queue.
+        raise ConfigError(
+            f"event source mapping of function {function.name!r} to queue {queue!r}: the "
+            f"endpoint's queue of that name is {found_arn} (another account or region); "
+            "the worker polls only queues of its credentials' account and region"
+        )
     return _Queue(
-        arn=found.get("QueueArn") or queue,
+        arn=found_arn,
         fifo=found.get("FifoQueue", "false").lower() == "true" or name.endswith(".fifo"),
         visibility_timeout_s=int(visibility) if visibility.isdigit() else None,
     )
