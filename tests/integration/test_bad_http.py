@@ -22,7 +22,7 @@ from tests.support.raw_http import (
 )
 from tests.support.server import EkidenProcess
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def status_of(answer: bytes) -> int:
@@ -70,7 +70,8 @@ def test_a_chunked_body_that_grows_over_the_limit_gets_413(
         b"POST / HTTP/1.1\r\nHost: ekiden\r\nTransfer-Encoding: chunked\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
     )
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(5))
+    over = MAX_BODY_BYTES // len(chunk) + 1
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(over))
     with logged(ekiden, "413 Request body too large"):
         answer = raw_exchange(raw.endpoint, head + chunks + b"0\r\n\r\n")
     assert status_of(answer) == 413

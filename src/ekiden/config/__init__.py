@@ -19,7 +19,7 @@ File layout (every section and key is optional)::
     region = "us-east-1"
     log_level = "info"
     commit_interval_ms = 0
-    max_body_bytes = 4194304
+    max_body_bytes = 8388608
     sns_https_ca_file = "/etc/ekiden/private-ca.pem"   # default: the system trust store
     public_url = "https://broker.example.com"          # default: the request's Host
 
@@ -135,8 +135,9 @@ class Settings:
         commit_interval_ms: extra time a group commit waits to collect more mutations;
             0 commits as soon as the previous commit has finished.
         max_body_bytes: largest HTTP request body the server reads; a larger request is
-            refused before it is parsed. The default leaves room for a 1 MiB SQS message
-            (or batch) after Query/JSON encoding and base64 of binary attributes.
+            refused before it is parsed. The default (8 MiB) leaves room for a 1 MiB SQS
+            message (or batch) after Query/JSON encoding and base64 of binary
+            attributes, and for Lambda's 6 MB synchronous Invoke payload.
         sns_https_ca_file: PEM file of the CA certificates that HTTPS endpoints of SNS
             subscriptions are verified against, instead of the system's trust store;
             ``None`` uses the system's. It must exist when the settings are loaded.
@@ -159,7 +160,7 @@ class Settings:
     log_level: str = "info"
     queues: tuple[QueueDeclaration, ...] = ()
     commit_interval_ms: float = 0.0
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024
     sns_https_ca_file: Path | None = None
     public_url: str | None = None
     functions: tuple[FunctionDeclaration, ...] = ()
