@@ -27,14 +27,18 @@ The rule, in order:
    it; 1 error in 100 batches takes 1%. The caller counts a whole-batch failure
    (exception, timeout, crash, malformed batch response) as an error and a batch whose
    response listed failed items as a *success*: those failures are handled.
-3. Backlog (a receive came back with as many messages as asked): grow by
+3. Throttles (a batch found the function at its concurrency limit): no growth, hold.
+   More slots would only hold more received messages that wait for the function while
+   their visibility timeout runs out (AWS warns that mappings ignore reserved
+   concurrency; here waiting for capacity is a signal to stop growing).
+4. Backlog (a receive came back with as many messages as asked): grow by
    ``floor(elapsed_s * 5)`` (300 a minute) since the last growth, counting at most
    :data:`SCALE_UP_CREDIT_CAP_MS` per call; the fractional rest is kept, so the rate is
    exact however often the rule is called.
-4. Idle (a receive came back empty, none full, and a slot is free): step back towards the
+5. Idle (a receive came back empty, none full, and a slot is free): step back towards the
    floor ``min(5, ceiling)``, halving the distance at most once per
    :data:`IDLE_STEP_INTERVAL_MS`; below the floor (after error cuts) return to it.
-5. Otherwise (no receive finished, or only partial ones): hold.
+6. Otherwise (no receive finished, or only partial ones): hold.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class Observation:
         successes: batches that completed, including those whose
             ``ReportBatchItemFailures`` response listed failed items.
         busy: batches in flight at the time of the call.
+        throttles: batches that found the function at its concurrency limit.
     """
 
     full_batches: int = 0
@@ -104,9 +109,17 @@ class Observation:
     function_errors: int = 0
     successes: int = 0
     busy: int = 0
+    throttles: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("full_batches", "empty_receives", "function_errors", "successes", "busy"):
+        for name in (
+            "full_batches",
+            "empty_receives",
+            "function_errors",
+            "successes",
+            "busy",
+            "throttles",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"Observation.{name} must not be negative")
 
@@ -167,6 +180,9 @@ def next_state(
     state = replace(state, concurrency=max(1, min(state.concurrency, limit)))
     if obs.function_errors > 0:
         return _after_errors(state, obs, now_ms)
+    if obs.throttles > 0:
+        # Growth accrues afresh once the function has room again.
+        return replace(state, last_scale_up_ms=now_ms)
     if obs.full_batches > 0:
         return _grow(state, now_ms, limit)
     if obs.empty_receives > 0 and obs.busy < state.concurrency:

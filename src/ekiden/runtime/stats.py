@@ -12,6 +12,8 @@ from dataclasses import dataclass
 class MappingStats:
     """What one mapping's pollers did since the runtime started.
 
+    ``throttles`` counts batches that found the function at its concurrency limit (they
+    wait for it, or reappear after their visibility timeout as on Lambda).
     ``concurrency`` is the number of batches in flight right now (received, being
     filtered, invoked or settled); ``target_concurrency`` what the scaling rule allows.
     """
@@ -22,6 +24,7 @@ class MappingStats:
     invocations: int = 0
     function_errors: int = 0
     timeouts: int = 0
+    throttles: int = 0
     messages_received: int = 0
     messages_deleted: int = 0
     messages_failed: int = 0

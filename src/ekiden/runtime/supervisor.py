@@ -12,6 +12,7 @@ get up to their function's timeout to finish.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class _Running:
     stats: MappingStats
     task: asyncio.Task[None] | None = None
     poller: MappingPoller | None = None
+    previous: _Running | None = None  # the poller this one replaces (still stopping)
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -96,10 +98,14 @@ class Runtime:
         for uuid in [u for u in self._stats if u not in {m.uuid for m in mappings}]:
             if uuid not in self._running:
                 del self._stats[uuid]
+        # A replaced poller is remembered: its successor starts only once it stopped
+        # (``_stop`` forgets it from ``_running``, so it must be picked up here).
+        replaced: dict[str, _Running] = {}
         for uuid, running in list(self._running.items()):
             target = wanted.get(uuid)
             if target is None or target != (running.mapping, running.function):
                 self._stop(running)
+                replaced[uuid] = running
         for uuid, (mapping, function) in wanted.items():
             previous = self._running.get(uuid)
             if previous is not None and (previous.mapping, previous.function) == (
@@ -107,9 +113,11 @@ class Runtime:
                 function,
             ):
                 continue
-            running = _Running(mapping, function, self._stats[uuid])
+            previous = replaced.get(uuid)
+            running = _Running(mapping, function, self._stats[uuid], previous=previous)
             self._running[uuid] = running
             running.task = asyncio.create_task(self._run(running, previous), name=f"mapping {uuid}")
+            running.task.add_done_callback(functools.partial(_report_start_failure, running))
 
     async def close(self, timeout_s: float | None = None) -> None:
         """Stop every poller: polling ends now; batches in flight get up to their
@@ -139,14 +147,23 @@ class Runtime:
         poller = running.poller
         if poller is not None:
             await poller.stop(timeout_s)
-        running.stats.state = "Disabled"
+        if running.previous is not None:
+            # A poller stopped while it still waited for its predecessor: whoever waits
+            # for this one must also wait for that one (never two pollers at once).
+            await running.previous.stopped.wait()
+        if self._running.get(running.mapping.uuid) is None:
+            # Only when no successor took over: its counters are shared with this one.
+            running.stats.state = "Disabled"
         running.stopped.set()
 
     async def _run(self, running: _Running, previous: _Running | None) -> None:
         if previous is not None:
+            running.stats.state = "Updating"
             await previous.stopped.wait()  # never two pollers of one mapping at once
+            running.previous = None
         mapping = running.mapping
         queue_url = await self._resolve(running)
+        visibility_timeout_s = await self._visibility_timeout_s(queue_url)
         poller = MappingPoller(
             mapping,
             running.function,
@@ -156,6 +173,7 @@ class Runtime:
             region=self._region,
             runtime_cap=self._max_concurrency,
             stats=running.stats,
+            visibility_timeout_s=visibility_timeout_s,
         )
         running.poller = poller
         poller.start()
@@ -190,3 +208,30 @@ class Runtime:
                     warned = True
             await asyncio.sleep(pause_s)
             pause_s = min(_RESOLVE_RETRY_MAX_S, pause_s * 2)
+
+    async def _visibility_timeout_s(self, queue_url: str) -> int | None:
+        """The queue's visibility timeout, which bounds how long a throttled batch may
+        wait for the function; ``None`` (wait without bound) when it cannot be read."""
+        try:
+            attributes = await self._sqs.get_queue_attributes(queue_url, ("VisibilityTimeout",))
+        except SqsError:
+            return None
+        value = attributes.get("VisibilityTimeout", "")
+        return int(value) if value.isdigit() else None
+
+
+def _report_start_failure(running: _Running, task: asyncio.Task[None]) -> None:
+    """A mapping whose poller could not start (a bug, or a stored filter this version
+    cannot compile) is logged and shown as failed, never left silently idle."""
+    if task.cancelled() or task.exception() is None:
+        return
+    error = task.exception()
+    running.stats.state = "Failed"
+    running.stats.last_error = f"{type(error).__name__}: {error}"
+    log.error(
+        "mapping %s: cannot start polling %s: %s",
+        running.mapping.uuid,
+        running.mapping.event_source_arn,
+        running.stats.last_error,
+        exc_info=error,
+    )

@@ -362,3 +362,20 @@ def test_a_limit_below_one_is_refused(maximum: int | None, cap: int) -> None:
 def test_negative_counts_are_refused() -> None:
     with pytest.raises(ValueError, match="function_errors"):
         Observation(function_errors=-1)
+
+
+# --- throttles (review) -----------------------------------------------------------------
+
+
+def test_a_backlog_does_not_grow_concurrency_while_the_function_throttles() -> None:
+    timeline = Timeline()
+    throttled_backlog = Observation(full_batches=3, successes=3, busy=5, throttles=2)
+
+    assert timeline.run(10.0, throttled_backlog) == INITIAL_CONCURRENCY
+    # Once the function has room, growth resumes at the rate, with nothing banked.
+    assert timeline.run(1.0, BACKLOG) == INITIAL_CONCURRENCY + 5
+
+
+def test_a_negative_throttle_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="throttles"):
+        Observation(throttles=-1)
