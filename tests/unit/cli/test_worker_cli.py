@@ -3,17 +3,10 @@ worker processes polling a live ekiden."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
 import sys
 import textwrap
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +16,7 @@ from ekiden.cli.main import build_parser, main
 from ekiden.config import ConfigError, Settings
 from tests.support.clients import sqs_client
 from tests.support.server import EkidenProcess
+from tests.support.worker import WorkerProcess, queue_is_empty, wait_until
 
 HANDLERS = textwrap.dedent(
     """
@@ -38,16 +32,6 @@ HANDLERS = textwrap.dedent(
         return None
     """
 )
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No EKIDEN_* or AWS key of the developer's shell, and no ./ekiden.toml, leaks in."""
-    for name in list(os.environ):
-        if name.startswith("EKIDEN_") or name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(worker_command, "configure_logging", lambda level: None)
 
 
 def write_app(root: Path, mappings: str, runtime: str = "") -> Path:
@@ -221,96 +205,6 @@ def test_credentials_come_from_the_aws_variables_and_need_both_keys() -> None:
 
 
 # --- real worker processes ------------------------------------------------------------------
-
-
-class WorkerProcess:
-    """``python -m ekiden worker`` in ``cwd``; its log (stdout and stderr) kept in memory."""
-
-    def __init__(self, cwd: Path, endpoint: str, *extra: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("EKIDEN_", "AWS_"))}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ekiden", "worker", "--endpoint", endpoint, *extra],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self._lines)
-
-    def wait_for_log(self, pattern: str, timeout_s: float = 20.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = re.search(pattern, self.log)
-            if found:
-                return found
-            if self.proc.poll() is not None:
-                self._reader.join(2)
-                found = re.search(pattern, self.log)
-                if found:
-                    return found
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not in the worker's log:\n{self.log}")
-
-    def stop(self, timeout_s: float = 20.0) -> int:
-        """SIGTERM, then the exit status (the process is killed if it does not exit)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            status = self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"the worker did not stop:\n{self.log}") from None
-        self._reader.join(2)
-        return status
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
-    started: list[WorkerProcess] = []
-
-    def start(endpoint: str, *extra: str) -> WorkerProcess:
-        worker = WorkerProcess(tmp_path, endpoint, *extra)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-            worker.proc.wait()
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def queue_is_empty(sqs: Any, url: str) -> bool:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return bool(
-        attributes
-        == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
-    )
 
 
 def test_worker_creates_the_queue_runs_the_handler_and_deletes_what_succeeded(

@@ -8,21 +8,14 @@ import os
 import signal
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.support.clients import sqs_client
 from tests.support.server import EkidenProcess
-from tests.unit.cli.test_worker_cli import (
-    WorkerProcess,
-    queue_is_empty,
-    wait_until,
-)
-from tests.unit.cli.test_worker_cli import (
-    clean_environment as clean_environment,  # autouse: no EKIDEN_*/AWS_* of the shell
-)
+from tests.support.worker import WorkerProcess, queue_is_empty, wait_until
 
 HANDLERS = textwrap.dedent(
     """
@@ -60,22 +53,6 @@ def write_config(root: Path, mappings: list[tuple[str, str]], extra: str = "") -
     config = root / "ekiden.toml"
     config.write_text(text + extra, encoding="utf-8")
     return config
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
-    started: list[WorkerProcess] = []
-
-    def start(endpoint: str, *extra: str) -> WorkerProcess:
-        worker = WorkerProcess(tmp_path, endpoint, *extra)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-            worker.proc.wait()
 
 
 def queue_arn(name: str, account: str = "000000000000", region: str = "us-east-1") -> str:
