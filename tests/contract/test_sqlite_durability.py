@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,48 @@ def test_a_failed_commit_is_not_acknowledged_and_the_store_refuses_later_writes(
         assert reader.execute("SELECT v FROM t").fetchall() == [("kept",)]
     finally:
         reader.close()
+
+
+def test_a_non_durable_job_is_answered_before_its_commit_and_a_durable_one_after(
+    tmp_path: Path,
+) -> None:
+    """Receives (``durable=False``) are answered once their group has run: a failing
+    COMMIT does not take their answer back, while the send of the same group fails."""
+    path = tmp_path / "writer.sqlite3"
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE t (v TEXT)")
+    setup.close()
+
+    async def scenario() -> tuple[object, BaseException | None]:
+        flaky = _CommitFailsOnce(
+            sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        )
+        writer = GroupCommitWriter(flaky, asyncio.get_running_loop())  # type: ignore[arg-type]
+        gate = threading.Event()
+
+        def send(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES ('x')")
+            flaky.fail_next_commit = True  # the COMMIT of this group fails
+
+        try:
+            held = writer.submit(lambda conn: gate.wait(10))
+            await asyncio.sleep(0.05)  # the writer thread runs the held job
+            durable = writer.submit(send)  # these two share the next group
+            early = writer.submit(lambda conn: "claimed", durable=False)
+            gate.set()
+            await held
+            try:
+                await durable
+                failure: BaseException | None = None
+            except ServiceUnavailable as error:
+                failure = error
+            return await early, failure
+        finally:
+            await writer.close()
+
+    answer, failure = asyncio.run(scenario())
+    assert answer == "claimed"
+    assert isinstance(failure, ServiceUnavailable)
 
 
 def test_opening_a_store_of_the_first_schema_keeps_its_queues_and_messages(

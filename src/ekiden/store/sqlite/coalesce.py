@@ -13,13 +13,18 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 Key = TypeVar("Key", bound=Hashable)
 Work = Callable[[sqlite3.Connection], Any]
-Submit = Callable[[Work], "asyncio.Future[Any]"]
+
+
+class Submit(Protocol):
+    """``GroupCommitWriter.submit``."""
+
+    def __call__(self, work: Work, *, durable: bool = ...) -> asyncio.Future[Any]: ...
 
 
 class Coalescer(Generic[Key, Item, Outcome]):
@@ -41,8 +46,11 @@ class Coalescer(Generic[Key, Item, Outcome]):
         self,
         submit: Submit,
         run: Callable[[sqlite3.Connection, Key, list[Item]], list[Outcome]],
+        *,
+        durable: bool = True,
     ) -> None:
         self._submit = submit
+        self._durable = durable  # see GroupCommitWriter.submit
         self._run_batch = run
         self._lock = threading.Lock()  # the loop thread adds, the writer thread closes
         self._open: dict[Key, tuple[list[Item], asyncio.Future[list[Outcome]]]] = {}
@@ -53,7 +61,9 @@ class Coalescer(Generic[Key, Item, Outcome]):
             entry = self._open.get(key)
             if entry is None:
                 batch: list[Item] = []
-                future = self._submit(lambda conn: self._run(conn, key, batch))
+                future = self._submit(
+                    lambda conn: self._run(conn, key, batch), durable=self._durable
+                )
                 self._open[key] = (batch, future)
             else:
                 batch, future = entry

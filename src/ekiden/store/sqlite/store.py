@@ -93,8 +93,11 @@ class SqliteStore:
         self._sends: Coalescer[tuple[int, bool], tuple[NewMessage, Row], EnqueueOutcome] = (
             Coalescer(submit, self._store_sends)
         )
+        # Receives are answered before their commit (see ekiden.store.sqlite.writer).
         self._claims: Coalescer[ClaimKey, ClaimRequest, ClaimResult] = Coalescer(
-            submit, lambda conn, key, requests: claim_batch(conn, key, requests, self._fifo_queues)
+            submit,
+            lambda conn, key, requests: claim_batch(conn, key, requests, self._fifo_queues),
+            durable=False,
         )
         self._deletes: Coalescer[tuple[int, bool], tuple[ReceiptRef, int], str] = Coalescer(
             submit, _delete_batch
@@ -257,7 +260,7 @@ class SqliteStore:
         key = claim_key(request)
         if key is None:
             result: ClaimResult = await self._writer.submit(
-                lambda conn: Claim(conn, request, self._fifo_queues).run()
+                lambda conn: Claim(conn, request, self._fifo_queues).run(), durable=False
             )
             return result
         (coalesced,) = await self._claims.add(key, [request])

@@ -8,6 +8,16 @@ callers' futures.
 So a reply is never sent before its effect is durable, and durability costs one fsync per
 group rather than per request.
 
+One kind of work may be answered before the commit: work submitted with
+``durable=False`` (receives: the claim of a message for a visibility timeout) is answered
+once every job of its group has run, while the COMMIT is still under way. Should that
+commit fail or the process die, the claim is simply gone and the message visible again,
+which SQS's at-least-once delivery allows; waiting for the fsync would only add its time
+to every message's end-to-end latency. A claim may hand out a message sent in its own
+group: if that commit fails, the receiver holds a message whose sender was told it
+failed, and the sender's retry is a duplicate -- again within at-least-once delivery.
+Sends, deletes and explicit visibility changes are always answered after the commit.
+
 A failed COMMIT is sticky: the writer refuses all later work until the store is reopened,
 because after an I/O error the database state is unknown.
 """
@@ -39,6 +49,7 @@ _STOP = object()
 class _Job:
     work: Work
     future: asyncio.Future[Any]
+    durable: bool = True  # answered only after the commit
     result: Any = None
     error: BaseException | None = None
 
@@ -68,8 +79,11 @@ class GroupCommitWriter:
         """True after a commit failed: the writer refuses work until the store reopens."""
         return self._failed is not None
 
-    def submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """Schedule ``work``; the future resolves after the group holding it is durable."""
+    def submit(
+        self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True
+    ) -> asyncio.Future[T]:
+        """Schedule ``work``; the future resolves after the group holding it is durable,
+        or, with ``durable=False``, once the group's work has run (see the module doc)."""
         future: asyncio.Future[T] = self._loop.create_future()
         if self._closed:
             future.set_exception(ServiceUnavailable("The store is closed."))
@@ -78,7 +92,7 @@ class GroupCommitWriter:
                 ServiceUnavailable("The store failed a commit and refuses writes until restart.")
             )
         else:
-            self._jobs.put(_Job(work, future))
+            self._jobs.put(_Job(work, future, durable))
         return future
 
     async def close(self) -> None:
@@ -133,9 +147,15 @@ class GroupCommitWriter:
                 conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 _run_each_isolated(conn, jobs)
+            ran = len(jobs)
+            early = [job for job in jobs if not job.durable]
+            if early:
+                # Their results are final now (no job of the group runs again).
+                self._loop.call_soon_threadsafe(_resolve, early)
+                jobs = [job for job in jobs if job.durable]
             conn.execute("COMMIT")
             self.groups_committed += 1
-            self.jobs_committed += len(jobs)
+            self.jobs_committed += ran
         except sqlite3.Error as exc:
             log.critical("commit failed; the store refuses further writes: %s", exc)
             self._failed = exc
