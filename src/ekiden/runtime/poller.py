@@ -47,13 +47,13 @@ from typing import Any, Final
 import orjson
 
 from ekiden.core.errors import TooManyRequests
+from ekiden.core.figures import MappingStats
 from ekiden.core.functions import EventSourceMapping, FunctionInvoker, FunctionSpec, InvokeResult
 from ekiden.core.rules.patterns import FilterCriteria, compile_filter_criteria
 from ekiden.runtime.batch_response import fifo_keep, parse_batch_response
 from ekiden.runtime.events import INVOKE_PAYLOAD_LIMIT_BYTES, sqs_event, sqs_record
 from ekiden.runtime.scaling import Observation, ScalingState, initial_state, next_state
 from ekiden.runtime.sqs_client import SqsClient, SqsError
-from ekiden.runtime.stats import MappingStats
 
 log = logging.getLogger("ekiden.runtime")
 

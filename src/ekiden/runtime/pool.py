@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ekiden.core.errors import ServiceUnavailable, TooManyRequests
+from ekiden.core.figures import FunctionStats
 from ekiden.core.functions import FunctionSpec, InvokeResult
 from ekiden.runtime.worker_process import WorkerProcess, WorkerSettings
 
@@ -36,31 +37,6 @@ _function_log = logging.getLogger("ekiden.functions")
 
 def _default_sink(line: str) -> None:
     _function_log.info("%s", line)
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionStats:
-    """Counters of one function since the pool started.
-
-    Attributes:
-        invocations: finished invocations (successful or not; refused ones excluded).
-        errors: invocations with a function error (raised, timed out, crashed, import).
-        timeouts: invocations killed for exceeding the function's timeout.
-        throttles: invocations that had to wait for capacity or were refused for it.
-        total_duration_ms: sum of the invocations' durations.
-        concurrency: invocations running now.
-        peak_concurrency: the most invocations that ran at once.
-        warm_processes: live processes of the function (idle or busy).
-    """
-
-    invocations: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    throttles: int = 0
-    total_duration_ms: float = 0.0
-    concurrency: int = 0
-    peak_concurrency: int = 0
-    warm_processes: int = 0
 
 
 @dataclass(slots=True)

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from ekiden.core.figures import MappingStats
 from ekiden.core.functions import EventSourceMapping, FunctionInvoker, FunctionSpec
 from ekiden.runtime.poller import MappingPoller
 from ekiden.runtime.sqs_client import SqsClient, SqsError
-from ekiden.runtime.stats import MappingStats
 
 log = logging.getLogger("ekiden.runtime")
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from ekiden.cli.functions import declared_functions, declared_mappings
 from ekiden.config import Settings
 from ekiden.core.clock import Clock
+from ekiden.core.figures import FunctionStats, MappingStats
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.functions import FunctionsService
 from ekiden.runtime.log_sinks import file_sink
@@ -89,6 +91,20 @@ class FunctionsWiring:
         )
         self.service.add_listener(self.runtime.apply)
         self.runtime.apply(self.service.list_mappings())
+
+    def function_figures(self) -> Mapping[str, FunctionStats]:
+        """Implements ``ekiden.core.figures.FiguresSource``."""
+        return self.pool.stats() if self.pool is not None else {}
+
+    def mapping_figures(self) -> list[MappingStats]:
+        """Implements ``ekiden.core.figures.FiguresSource``: the runtime's mappings, or
+        (runtime off) the stored ones with empty counters."""
+        if self.runtime is not None:
+            return self.runtime.stats()
+        return [
+            MappingStats(m.uuid, m.function_name, m.event_source_arn, state="Disabled")
+            for m in self.service.list_mappings()
+        ]
 
     async def stop(self) -> None:
         """Stop polling (batches in flight finish), then the pool and pending async
