@@ -1,10 +1,11 @@
 """The SQLite store reads rows by key or index range, never by walking a queue.
 
 Every statement the hot operations run (send, receive, delete, visibility change, counts,
-expiry) is captured from the connection and explained: none may scan the messages table,
-and a lookup by message keys (``seq IN (...)``) must use the key itself. SQLite's planner
-changes its mind with the number of keys (from five keys on it preferred walking a
-queue's whole visibility index), so batches of one and of ten are both run.
+expiry, and the console's peek and oldest-message age) is captured from the connection
+and explained: none may scan the messages table, and a lookup by message keys
+(``seq IN (...)``) must use the key itself. SQLite's planner changes its mind with the
+number of keys (from five keys on it preferred walking a queue's whole visibility index),
+so batches of one and of ten are both run.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def _statements_of_a_busy_queue(data_dir: Path, fifo: bool, batch: int) -> list[
             )
             await store.delete_messages(queue.queue_id, receipts, NOW_MS)
             await store.counts(queue.queue_id, NOW_MS)
+            await store.peek(queue.queue_id, 10, NOW_MS)  # the console's looks
+            await store.oldest_sent_ms(queue.queue_id)
             await store.expire(NOW_MS + 2 * DAY_MS)
             await store.writer.submit(lambda conn: trace(conn, False))
 

@@ -102,6 +102,9 @@ class ClaimResult:
     messages: list[DeliveredMessage]
     next_visible_at_ms: int | None  # when the next invisible message becomes visible
     dead_lettered_to: list[int] = field(default_factory=list)  # queue ids that gained messages
+    # How many messages this claim moved to the dead-letter queue (of coalesced claims,
+    # only the first result carries the count, so that a sum over results is exact).
+    dead_lettered_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,36 @@ class QueueCounts:
     visible: int
     in_flight: int
     delayed: int
+
+
+class MessageState:
+    """Where a message stands, as a peek reports it."""
+
+    VISIBLE = "visible"
+    IN_FLIGHT = "in_flight"  # received, its visibility timeout still running
+    DELAYED = "delayed"  # never received, its delay still running
+
+
+@dataclass(slots=True)
+class PeekedMessage:
+    """A message as it is in the queue, looked at without receiving it."""
+
+    message_id: str
+    body: str
+    attributes: dict[str, AttributeValue]
+    system_attributes: dict[str, AttributeValue]
+    md5_of_body: str
+    md5_of_attributes: str | None
+    sender_id: str
+    sent_ms: int
+    receive_count: int
+    first_receive_ms: int | None
+    visible_at_ms: int
+    group_id: str | None
+    dedup_id: str | None
+    sequence_number: str | None
+    dead_letter_source_queue_id: int | None
+    state: str  # a MessageState value
 
 
 @dataclass(slots=True)
@@ -202,6 +235,16 @@ class Store(Protocol):
     async def counts(self, queue_id: int, now_ms: int) -> QueueCounts: ...
 
     async def expire(self, now_ms: int) -> int: ...
+
+    async def peek(self, queue_id: int, limit: int, now_ms: int) -> list[PeekedMessage]:
+        """Up to ``limit`` messages of a queue in any state, oldest first, each with its
+        state at ``now_ms``. Changes nothing (no receive count, no visibility)."""
+        ...
+
+    async def oldest_sent_ms(self, queue_id: int) -> int | None:
+        """The SentTimestamp of the oldest message still in the queue (any state), or
+        ``None`` for an empty queue."""
+        ...
 
     async def create_move_task(self, task: MoveTaskRecord) -> None: ...
 

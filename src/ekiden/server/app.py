@@ -16,6 +16,7 @@ start with the ``public_url`` setting when it is set, else with ``http://<Host h
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from ekiden.config import Settings
@@ -24,12 +25,15 @@ from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
 from ekiden.core.services.broker import Broker, DeclaredQueue
 from ekiden.core.services.functions import FunctionsService
+from ekiden.core.services.request_metrics import RequestMetrics
 from ekiden.protocols.awslambda.frontend import LambdaFrontend
 from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
+from ekiden.protocols.awslambda.requests import route
 from ekiden.protocols.sns.frontend import SnsFrontend, credential_service, is_sns_request
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
+from ekiden.server.console import CONSOLE_PATHS, ConsoleRoutes
 from ekiden.server.functions import FunctionsWiring, start_functions
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
 from ekiden.server.http_client import StreamHttpPoster
@@ -66,12 +70,14 @@ class RunningServer:
     http: HttpServer
     port: int
     functions: FunctionsWiring
+    console: ConsoleRoutes
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
         # Pollers stop first: their batches in flight finish and delete their messages
         # through the HTTP server, which still answers. Then long polls answer at once,
         # in-flight requests finish, and the store closes after its last group commit.
         await self.functions.stop()
+        await self.console.stop()
         self.broker.waiters.close()
         await self.http.stop(drain_timeout_s)
         await self.broker.stop()
@@ -101,8 +107,23 @@ class SqsApp:
         self.account_id = broker.account_id
         self.default_base_url = default_base_url
         self.public_url = public_url
+        self.requests = RequestMetrics()
+        self.console: ConsoleRoutes | None = None  # set once the server has started
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.console is not None and request.path.startswith(CONSOLE_PATHS):
+            answer = await self.console.handle(request)
+            if answer is not None:
+                return answer
+        started = time.perf_counter()
+        protocol, action, response = await self._dispatch(request)
+        if protocol:
+            self.requests.observe(protocol, action, response.status, time.perf_counter() - started)
+        return response
+
+    async def _dispatch(self, request: HttpRequest) -> tuple[str, str, HttpResponse]:
+        """The answer, and the protocol and action it is counted under (``""`` for the
+        health check and the signing certificate, which are not counted)."""
         headers = request.headers
         host = headers.get("host")
         ctx = RequestContext(
@@ -112,31 +133,30 @@ class SqsApp:
             client_gone=request.closed,
         )
         if self.lambda_api is not None and request.path.startswith(LAMBDA_API_PREFIX):
-            return _http(
-                await self.lambda_api.handle(
-                    request.method,
-                    request.path,
-                    request.query,
-                    headers,
-                    request.body,
-                    ctx.request_id,
-                )
+            wire = await self.lambda_api.handle(
+                request.method,
+                request.path,
+                request.query,
+                headers,
+                request.body,
+                ctx.request_id,
             )
+            return "lambda", lambda_action(request.method, request.path), _http(wire)
         target = headers.get("x-amz-target")
         if target is not None:
             wire = await self.frontend.handle_json(target, request.body, ctx)
-            return _http(wire)
+            return "sqs", target.rpartition(".")[2], _http(wire)
         if request.method == "GET" and request.path == "/health" and not request.query:
             if not self.broker.store.healthy():
-                return HttpResponse(503, b'{"status":"failed","reason":"store"}')
-            return HttpResponse(200, b'{"status":"ok"}')
+                return "", "", HttpResponse(503, b'{"status":"failed","reason":"store"}')
+            return "", "", HttpResponse(200, b'{"status":"ok"}')
         signer = self.signer
         if (
             request.method == "GET"
             and signer is not None
             and request.path.endswith(signer.cert_path)  # also under a public_url path
         ):
-            return HttpResponse(200, signer.cert_pem, PEM_CONTENT_TYPE)
+            return "", "", HttpResponse(200, signer.cert_pem, PEM_CONTENT_TYPE)
         authorization = headers.get("authorization", "")
         try:
             params = parse_form(request.query.encode("latin-1")) if request.query else {}
@@ -144,13 +164,21 @@ class SqsApp:
                 params.update(parse_form(request.body))
         except EkidenError as error:
             if self.sns is not None and credential_service(authorization, {}) == "sns":
-                return _http(self.sns.reject(error, ctx))
-            wire = self.frontend.reject_query(error, ctx)
-            return _http(wire)
+                return "sns", "", _http(self.sns.reject(error, ctx))
+            return "sqs", "", _http(self.frontend.reject_query(error, ctx))
+        action = params.get("Action", "")
         if self.sns is not None and is_sns_request(params, authorization):
-            return _http(await self.sns.handle_query(params, ctx))
+            return "sns", action, _http(await self.sns.handle_query(params, ctx))
         wire = await self.frontend.handle_query(params, request.path, ctx)
-        return _http(wire)
+        return "sqs", action, _http(wire)
+
+
+def lambda_action(method: str, path: str) -> str:
+    """The Lambda operation a request line names, ``""`` when none."""
+    try:
+        return route(method, path).operation
+    except EkidenError:
+        return ""
 
 
 def _http(wire: WireResponse) -> HttpResponse:
@@ -196,7 +224,17 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
     app.default_base_url = f"http://{settings.host}:{port}"
     if broker.topics is not None:  # for the URLs of messages no request addresses
         broker.topics.base_url = settings.public_url or app.default_base_url
-    running = RunningServer(settings, store, broker, http, port, functions)
+    console = ConsoleRoutes(
+        broker,
+        store,
+        functions.service,
+        functions,
+        app.requests,
+        settings.public_url or app.default_base_url,
+    )
+    console.start()
+    app.console = console
+    running = RunningServer(settings, store, broker, http, port, functions, console)
     try:
         await functions.start_runtime(port)
     except BaseException:

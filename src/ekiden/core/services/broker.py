@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from ekiden.core.clock import Clock
 from ekiden.core.errors import EkidenError
+from ekiden.core.services.counters import QueueCounters
 from ekiden.core.services.fanout import EnvelopeSigner
 from ekiden.core.services.http_delivery import HttpDeliveryService, HttpPoster
+from ekiden.core.services.inspection import QueueInspector
 from ekiden.core.services.lambda_delivery import FunctionDirectory
 from ekiden.core.services.messages import MessageService
 from ekiden.core.services.move_tasks import MoveTaskService
@@ -54,14 +56,17 @@ class Broker:
         self.account_id = account_id
         self.region = region
         self.waiters = QueueWaiters()
+        self.counters = QueueCounters()  # per-queue totals since start (console, metrics)
         self.queues = QueueService(store, clock, account_id, region)
-        self.messages = MessageService(store, clock, self.queues, self.waiters)
+        self.inspection = QueueInspector(store, clock, self.queues)
+        self.messages = MessageService(store, clock, self.queues, self.waiters, self.counters)
         self.move_tasks = MoveTaskService(store, clock, self.queues, self.waiters)
         self.topics: TopicService | None = None
         if topic_store is not None:
             self.topics = TopicService(
                 topic_store, clock, self.queues, self.waiters, account_id, region, signer
             )
+            self.topics.counters = self.counters
         self.http_deliveries: HttpDeliveryService | None = None
         if self.topics is not None and outbox is not None and poster is not None:
             self.http_deliveries = HttpDeliveryService(

@@ -40,6 +40,7 @@ from ekiden.core.messages import (
 )
 from ekiden.core.queues import QueueSettings
 from ekiden.core.rules import dedup
+from ekiden.core.services.counters import QueueCounters
 from ekiden.core.services.queues import Queue, QueueService
 from ekiden.core.services.waiters import QueueWaiters
 from ekiden.core.storage import (
@@ -117,12 +118,18 @@ class ReceivedMessage:
 
 class MessageService:
     def __init__(
-        self, store: Store, clock: Clock, queues: QueueService, waiters: QueueWaiters
+        self,
+        store: Store,
+        clock: Clock,
+        queues: QueueService,
+        waiters: QueueWaiters,
+        counters: QueueCounters | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.queues = queues
         self.waiters = waiters
+        self.counters = counters if counters is not None else QueueCounters()
         self._receipts: ReceiptCodec | None = None
 
     def use_receipt_key(self, key: bytes) -> None:
@@ -179,6 +186,7 @@ class MessageService:
                     message.md5_of_system_attributes,
                     outcome.sequence_number,
                 )
+            self.counters.add_sent(queue.queue_id, len(prepared))
             self.waiters.notify(queue.queue_id)
         return [r for r in results if r is not None]
 
@@ -271,7 +279,10 @@ class MessageService:
             )
             for target in result.dead_lettered_to:
                 self.waiters.notify(target)
+            if result.dead_lettered_count:
+                self.counters.add_dead_lettered(queue.queue_id, result.dead_lettered_count)
             if result.messages:
+                self.counters.add_received(queue.queue_id, len(result.messages))
                 wanted = _wanted_system_attributes(options.system_attribute_names)
                 names = list(options.message_attribute_names)
                 return [self._present(queue, m, wanted, names) for m in result.messages]
@@ -368,6 +379,9 @@ class MessageService:
                 refs.append(ref)
         if refs:
             outcomes = await self.store.delete_messages(queue.queue_id, refs, self.clock.now_ms())
+            deleted = sum(1 for outcome in outcomes if outcome == DeleteOutcome.DELETED)
+            if deleted:
+                self.counters.add_deleted(queue.queue_id, deleted)
             for slot, outcome in zip(slots, outcomes, strict=True):
                 if outcome == DeleteOutcome.EXPIRED:
                     results[slot] = InvalidParameterValue(

@@ -48,6 +48,7 @@ from ekiden.core.services.confirmation import (
     confirmation_delivery,
     unsubscribe_confirmation_delivery,
 )
+from ekiden.core.services.counters import QueueCounters
 from ekiden.core.services.fanout import (
     EnvelopeSigner,
     HttpEndpoint,
@@ -144,6 +145,7 @@ class TopicService(TopicCatalog):
         self.queues = queues
         self.waiters = waiters
         self.signer = signer
+        self.counters: QueueCounters | None = None  # the broker's, to count fan-out sends
         self.outbox_changed: Callable[[], None] = _nothing
         """Called after new HTTP/S deliveries are durable in the outbox."""
         self.base_url = "http://localhost"
@@ -569,6 +571,9 @@ class TopicService(TopicCatalog):
         woken: set[int] = set()
         for outcome in outcomes:
             woken.update(outcome.queue_ids)
+            if self.counters is not None:
+                for queue_id in outcome.queue_ids:
+                    self.counters.add_sent(queue_id)
         for queue_id in woken:
             self.waiters.notify(queue_id)
         if posts:

@@ -39,6 +39,7 @@ class Claim:
         self.fifo_queues = fifo_queues
         self.delivered: list[DeliveredMessage] = []
         self.dead_lettered: set[int] = set()
+        self.dead_lettered_count = 0
         self.removed = 0
         self.nonce = new_receipt_nonce() | 1
         self.unhidden: list[int] = []  # seqs taken but not yet hidden (see _hide_taken)
@@ -69,7 +70,9 @@ class Claim:
                 ),
             )
         next_visible = None if self.delivered else self.next_visible_at()
-        return ClaimResult(self.delivered, next_visible, sorted(self.dead_lettered))
+        return ClaimResult(
+            self.delivered, next_visible, sorted(self.dead_lettered), self.dead_lettered_count
+        )
 
     def _claim_standard(self) -> None:
         req = self.req
@@ -191,6 +194,7 @@ class Claim:
             dead_letter_source=self.req.queue_id,
         )
         self.dead_lettered.add(target.queue_id)
+        self.dead_lettered_count += 1
         return True
 
     def _repeat_attempt(self) -> list[DeliveredMessage] | None:
@@ -268,12 +272,16 @@ def claim_batch(
     next_visible = result.next_visible_at_ms
     if len(messages) < merged.max_messages and messages:
         next_visible = claim.next_visible_at()  # for the receives left empty-handed
-    results = []
+    results: list[ClaimResult] = []
     start = 0
     for request in requests:
         share = messages[start : start + request.max_messages]
         start += len(share)
-        results.append(ClaimResult(share, None if share else next_visible, result.dead_lettered_to))
+        # The dead-letter count goes with the first result only: a sum stays exact.
+        count = result.dead_lettered_count if not results else 0
+        results.append(
+            ClaimResult(share, None if share else next_visible, result.dead_lettered_to, count)
+        )
     return results
 
 

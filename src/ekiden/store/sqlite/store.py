@@ -28,6 +28,7 @@ from ekiden.core.storage import (
     EnqueueOutcome,
     MoveTaskRecord,
     NewMessage,
+    PeekedMessage,
     QueueCounts,
     QueueRecord,
     VisibilityChange,
@@ -43,6 +44,7 @@ from ekiden.store.sqlite.claim import (
 )
 from ekiden.store.sqlite.coalesce import Coalescer
 from ekiden.store.sqlite.enqueue import message_rows, store_sends
+from ekiden.store.sqlite.peek import oldest_sent_ms, peek_messages
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.sql import Row, key_lists
 from ekiden.store.sqlite.writer import GroupCommitWriter
@@ -350,6 +352,17 @@ class SqliteStore:
             return QueueCounts(max(total - in_flight - delayed, 0), in_flight, delayed)
 
         result: QueueCounts = await self._writer.submit(work)
+        return result
+
+    async def peek(self, queue_id: int, limit: int, now_ms: int) -> list[PeekedMessage]:
+        is_fifo = queue_id in self._fifo_queues
+        result: list[PeekedMessage] = await self._run(
+            peek_messages, queue_id, limit, now_ms, is_fifo
+        )
+        return result
+
+    async def oldest_sent_ms(self, queue_id: int) -> int | None:
+        result: int | None = await self._run(oldest_sent_ms, queue_id)
         return result
 
     async def expire(self, now_ms: int) -> int:

@@ -20,6 +20,11 @@ Sends, deletes and explicit visibility changes are always answered after the com
 
 A failed COMMIT is sticky: the writer refuses all later work until the store is reopened,
 because after an I/O error the database state is unknown.
+
+The writer keeps two histograms for the metrics: the duration of each COMMIT and the
+number of jobs of each committed group. The writer thread records them, the event loop
+reads :meth:`GroupCommitWriter.figures` (see ``ekiden.core.services.request_metrics``
+for why that needs no lock).
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ekiden.core.errors import EkidenError, ServiceUnavailable
+from ekiden.core.services.request_metrics import (
+    COMMIT_BUCKETS_S,
+    GROUP_JOBS_BUCKETS,
+    Histogram,
+    StoreFigures,
+)
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
@@ -71,6 +82,8 @@ class GroupCommitWriter:
         self._closed = False
         self.groups_committed = 0
         self.jobs_committed = 0
+        self._commit_seconds = Histogram(COMMIT_BUCKETS_S)
+        self._group_jobs = Histogram(GROUP_JOBS_BUCKETS)
         self._thread = threading.Thread(target=self._run, name="ekiden-store", daemon=True)
         self._thread.start()
 
@@ -78,6 +91,14 @@ class GroupCommitWriter:
     def failed(self) -> bool:
         """True after a commit failed: the writer refuses work until the store reopens."""
         return self._failed is not None
+
+    def figures(self) -> StoreFigures:
+        """Health, COMMIT durations and group sizes so far (safe to call from the loop)."""
+        return StoreFigures(
+            healthy=self._failed is None,
+            commit_duration_s=self._commit_seconds.snapshot(),
+            group_jobs=self._group_jobs.snapshot(),
+        )
 
     def submit(
         self, work: Callable[[sqlite3.Connection], T], *, durable: bool = True
@@ -153,7 +174,10 @@ class GroupCommitWriter:
                 # Their results are final now (no job of the group runs again).
                 self._loop.call_soon_threadsafe(_resolve, early)
                 jobs = [job for job in jobs if job.durable]
+            started = time.perf_counter()
             conn.execute("COMMIT")
+            self._commit_seconds.observe(time.perf_counter() - started)
+            self._group_jobs.observe(ran)
             self.groups_committed += 1
             self.jobs_committed += ran
         except sqlite3.Error as exc:
