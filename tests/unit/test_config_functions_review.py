@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ekiden.config import load_settings
+from ekiden.config import Settings, load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -48,3 +48,10 @@ def test_the_readme_documents_every_lambda_operation_ekiden_serves() -> None:
         "SNS to functions",
     ):
         assert operation in section
+
+
+def test_the_cli_endpoint_variable_is_not_refused_as_an_unknown_setting() -> None:
+    """``EKIDEN_ENDPOINT`` configures the ``queue``/``topic``/``function`` commands; a
+    shell that exports it must still be able to run ``ekiden serve``."""
+    settings = load_settings(None, {"EKIDEN_ENDPOINT": "http://127.0.0.1:9324"}, {})
+    assert settings.port == Settings().port

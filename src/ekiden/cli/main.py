@@ -13,14 +13,21 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 
-from ekiden.cli import bench, serve, worker
+from ekiden.cli import bench, function, queue, serve, topic, worker
 from ekiden.config import ConfigError
 
 __all__ = ["build_parser", "main"]
 
 _Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-_COMMANDS: tuple[_Register, ...] = (serve.register, worker.register, bench.register)
+_COMMANDS: tuple[_Register, ...] = (
+    serve.register,
+    worker.register,
+    bench.register,
+    queue.register,
+    topic.register,
+    function.register,
+)
 
 EXIT_USAGE = 2
 

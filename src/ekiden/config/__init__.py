@@ -76,6 +76,7 @@ from ekiden.config.values import (
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "ENDPOINT_ENV",
     "ENV_PREFIX",
     "LOG_LEVELS",
     "ConfigError",
@@ -92,6 +93,12 @@ ENV_PREFIX: Final = "EKIDEN_"
 
 CONFIG_FILE_ENV: Final = "EKIDEN_CONFIG"
 """Environment variable naming the config file; read by the CLI, not a setting itself."""
+
+ENDPOINT_ENV: Final = "EKIDEN_ENDPOINT"
+"""Environment variable naming the server the ``queue``/``topic``/``function`` commands
+talk to; read by the CLI, not a setting of the server."""
+
+_CLI_ONLY_ENV: Final = (CONFIG_FILE_ENV, ENDPOINT_ENV)
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 """Accepted values of ``log_level`` (case-insensitive; ``warn`` means ``warning``)."""
@@ -410,11 +417,11 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     by_env_name = {_env_name(name): name for name in _ALL_SCALARS}
     values: dict[str, object] = {}
     for variable in sorted(env):
-        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_FILE_ENV:
+        if not variable.startswith(ENV_PREFIX) or variable in _CLI_ONLY_ENV:
             continue
         setting = by_env_name.get(variable)
         if setting is None:
-            known = (*by_env_name, CONFIG_FILE_ENV)
+            known = (*by_env_name, *_CLI_ONLY_ENV)
             raise unknown("environment variable", variable, "the environment", known)
         values[setting] = _convert(setting, env[variable], f"environment variable {variable}", True)
     return values
