@@ -1,13 +1,8 @@
 """Read-only looks into a queue for the console: peek at its oldest messages, and the
 SentTimestamp of its oldest one (CloudWatch's ApproximateAgeOfOldestMessage).
 
-Both find the queue's rows through ``messages_by_visibility`` (``queue_id`` leads it, and
-SQLite appends the ``seq`` key to every index entry), reading only that index to pick the
-oldest keys and then at most ``limit`` rows by key: no walk of the messages table. The
-pick still visits every index entry of the queue (the index is ordered by visibility,
-not by ``seq``), which is cheap (no bodies are read) but not bounded by ``limit``; an
-index on ``(queue_id, seq)`` would make it so, at the price of one more index write per
-send and delete.
+Both read ``messages_by_queue`` (``queue_id, seq``): the oldest keys are its first
+entries for the queue, so neither costs more as the queue grows.
 """
 
 from __future__ import annotations
@@ -33,7 +28,7 @@ def peek_messages(
     seqs = [
         row[0]
         for row in conn.execute(
-            "SELECT seq FROM messages INDEXED BY messages_by_visibility WHERE queue_id = ? "
+            "SELECT seq FROM messages INDEXED BY messages_by_queue WHERE queue_id = ? "
             "ORDER BY seq LIMIT ?",
             (queue_id, limit),
         )
@@ -56,7 +51,7 @@ def oldest_sent_ms(conn: sqlite3.Connection, queue_id: int) -> int | None:
     """
     row = conn.execute(
         "SELECT sent_ms FROM messages WHERE seq = (SELECT MIN(seq) FROM messages "
-        "INDEXED BY messages_by_visibility WHERE queue_id = ?)",
+        "INDEXED BY messages_by_queue WHERE queue_id = ?)",
         (queue_id,),
     ).fetchone()
     return None if row is None else int(row[0])

@@ -231,6 +231,12 @@ MIGRATIONS: tuple[str, ...] = (
         declared                  INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 8: a queue's messages in arrival order, for the console's peek and the age of the
+    #    oldest message (metrics): without it both walked the queue's whole visibility
+    #    index (110 ms at a million messages, on the writer thread).
+    """
+    CREATE INDEX messages_by_queue ON messages (queue_id, seq);
+    """,
 )
 
 
