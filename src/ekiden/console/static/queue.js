@@ -60,10 +60,11 @@ function attributesSection(queue, attributes, onSaved) {
   const fields = EDITABLE.filter((a) => !a.fifo || queue.fifo).map((spec) => {
     const current = attributes[spec.name] ?? "";
     let f;
-    if (spec.type === "number") f = field(spec.name, "input", { type: "number", min: spec.min, max: spec.max, value: current, inputmode: "numeric", hint: spec.hint });
-    else if (spec.type === "json") f = field(spec.name, "textarea", { rows: 2, value: current, spellcheck: "false", hint: spec.hint });
-    else if (spec.type === "bool") f = field(spec.name, "select", {}, ["false", "true"]);
-    else f = field(spec.name, "select", {}, spec.options);
+    const common = { name: spec.name };
+    if (spec.type === "number") f = field(spec.name, "input", { ...common, type: "number", min: spec.min, max: spec.max, value: current, inputmode: "numeric", hint: spec.hint });
+    else if (spec.type === "json") f = field(spec.name, "textarea", { ...common, rows: 2, value: current, spellcheck: "false", hint: spec.hint });
+    else if (spec.type === "bool") f = field(spec.name, "select", common, ["false", "true"]);
+    else f = field(spec.name, "select", common, spec.options);
     if (spec.type === "bool" || spec.type === "choice") f.input.value = current || f.input.options[0].value;
     inputs.set(spec.name, { input: f.input, initial: f.input.value });
     return f.wrap;

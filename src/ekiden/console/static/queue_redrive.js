@@ -51,10 +51,8 @@ export function redriveSection(queue, onProgress) {
       if (DONE.has(task.status)) {
         button.disabled = false;
         const text = `Redrive ${task.status.toLowerCase()}: ${fmtInt(task.moved)} of ${fmtInt(task.to_move)} messages moved.`;
-        if (handle) {
-          msg.show(text, task.status === "COMPLETED" ? "ok" : "error");
-          announce(text, task.status === "COMPLETED" ? "info" : "error");
-        }
+        // The progress line (a live region) already says it; the box keeps it visible.
+        if (handle) msg.show(text, task.status === "COMPLETED" ? "ok" : "error");
         return;
       }
       button.disabled = true;
