@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import get_args
 
 from ekiden.config import Settings
 from ekiden.core.clock import Clock, SystemClock
@@ -28,9 +30,12 @@ from ekiden.core.services.functions import FunctionsService
 from ekiden.core.services.request_metrics import RequestMetrics
 from ekiden.protocols.awslambda.frontend import LambdaFrontend
 from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
+from ekiden.protocols.awslambda.requests import Operation as LambdaOperation
 from ekiden.protocols.awslambda.requests import route
 from ekiden.protocols.sns.frontend import SnsFrontend, credential_service, is_sns_request
+from ekiden.protocols.sns.operations import HANDLERS as SNS_HANDLERS
 from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
+from ekiden.protocols.sqs.operations import HANDLERS as SQS_HANDLERS
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
 from ekiden.server.console import CONSOLE_PATHS, ConsoleRoutes
@@ -45,6 +50,12 @@ from ekiden.store.sqlite.topics import SqliteTopicStore
 log = logging.getLogger("ekiden.server")
 
 PEM_CONTENT_TYPE = "application/x-pem-file"
+
+_KNOWN_ACTIONS: dict[str, Collection[str]] = {
+    "sqs": SQS_HANDLERS,
+    "sns": SNS_HANDLERS,
+    "lambda": get_args(LambdaOperation),
+}
 
 
 def sender_id_of(authorization: str, default: str) -> str:
@@ -118,7 +129,11 @@ class SqsApp:
         started = time.perf_counter()
         protocol, action, response = await self._dispatch(request)
         if protocol:
-            self.requests.observe(protocol, action, response.status, time.perf_counter() - started)
+            # Only actions the front ends serve become labels: a client must not be able
+            # to mint new metric series by naming made-up actions.
+            known = action in _KNOWN_ACTIONS.get(protocol, ())
+            elapsed_s = time.perf_counter() - started
+            self.requests.observe(protocol, action if known else "", response.status, elapsed_s)
         return response
 
     async def _dispatch(self, request: HttpRequest) -> tuple[str, str, HttpResponse]:
