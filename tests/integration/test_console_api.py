@@ -19,7 +19,10 @@ BLOB = base64.b64encode(b"\x00\x01").decode()
 
 def api(server: EkidenProcess, method: str, path: str, body: Any = None) -> requests.Response:
     data = None if body is None else json.dumps(body)
-    return requests.request(method, f"{server.endpoint}/console/api/{path}", data=data, timeout=30)
+    headers = {"Content-Type": "application/json"}  # the API refuses other state changes
+    return requests.request(
+        method, f"{server.endpoint}/console/api/{path}", data=data, headers=headers, timeout=30
+    )
 
 
 def counts(client: Any, url: str) -> tuple[str, str]:
@@ -133,7 +136,10 @@ def test_bad_input_gets_a_client_error_and_changes_nothing(
         api(ekiden, "PATCH", f"queues/{queue_name}/attributes", {"attributes": {"Nope": "1"}}),
         api(ekiden, "POST", "queues/no-such-queue/messages", {"body": "x"}),
         requests.post(
-            f"{ekiden.endpoint}/console/api/queues/{queue_name}/messages", data=b"{", timeout=10
+            f"{ekiden.endpoint}/console/api/queues/{queue_name}/messages",
+            data=b"{",
+            headers={"Content-Type": "application/json"},
+            timeout=10,
         ),
     ]
     assert [a.status_code // 100 for a in answers] == [4, 4, 4, 4, 4]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
@@ -59,6 +59,66 @@ def _ok(value: Any, status: int = 200) -> ConsoleResponse:
 
 def _error(status: int, code: str, message: str) -> ConsoleResponse:
     return ConsoleResponse(status, JSON, v.error_body(code, message))
+
+
+# Methods a page on another origin cannot send without a CORS preflight, which ekiden
+# never grants; every other method changes state and must declare a JSON body.
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_BODYLESS_METHODS = frozenset({"DELETE"})
+
+
+def origin_of(url: str) -> str:
+    """The ``scheme://host[:port]`` origin of ``url``, lower-cased (``""`` if it has none)."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_site(
+    method: str, headers: Mapping[str, str], own_origins: Collection[str] = ()
+) -> ConsoleResponse | None:
+    """``None`` when a console API request may go on, else the 4xx that refuses it.
+
+    The API changes state and asks for no credentials, so a page on any other origin must
+    not be able to drive it through the operator's browser (CSRF):
+
+    * A request with an ``Origin`` header (browsers send one with every cross-origin
+      request and every same-origin POST/PATCH/DELETE) must come from ekiden's own
+      origin: ``http(s)://`` + the ``Host`` it was addressed to, or one of
+      ``own_origins`` (the public URL, for a proxy that rewrites ``Host``). Anything
+      else, ``null`` included, gets 403 ``AccessDenied``.
+    * A state-changing request (any method but GET, HEAD and a body-less DELETE) must
+      declare ``Content-Type: application/json``: a form or a "simple" fetch can only
+      send ``text/plain``, form or multipart bodies without a preflight. Others get 415
+      ``UnsupportedMediaType``.
+
+    Clients that send no ``Origin`` (the CLI, curl, SDKs) are not browsers a page could
+    borrow, so they pass the first rule. ``headers`` have lower-case names.
+    """
+    method = method.upper()
+    origin = headers.get("origin")
+    if origin is not None:
+        host = headers.get("host", "").strip().lower()
+        allowed = {origin_of(o) for o in own_origins} - {""}
+        if host:
+            allowed.update((f"http://{host}", f"https://{host}"))
+        if origin.strip().lower() not in allowed:
+            return _error(
+                403,
+                "AccessDenied",
+                f"Requests from origin {origin[:200]} may not use the console API.",
+            )
+    if method in _READ_METHODS or method in _BODYLESS_METHODS:
+        return None
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return _error(
+            415,
+            "UnsupportedMediaType",
+            f"A {method} to the console API must send Content-Type: application/json.",
+        )
+    return None
 
 
 class ConsoleApi:

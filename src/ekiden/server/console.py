@@ -17,7 +17,7 @@ import time
 from typing import Final
 
 from ekiden import __version__
-from ekiden.console.api import ConsoleApi
+from ekiden.console.api import ConsoleApi, refuse_cross_site
 from ekiden.console.metrics import MetricsExporter
 from ekiden.console.responses import ConsoleResponse
 from ekiden.console.static_files import static_response
@@ -69,6 +69,9 @@ class ConsoleRoutes:
         self.metrics = MetricsExporter(
             broker, figures, requests, store.writer.figures, process_figures
         )
+        # Where browsers may call the API from besides the Host they address (a proxy in
+        # front of ekiden may rewrite Host; the public URL is what the browser shows).
+        self._own_origins = (base_url,)
         self._sampler: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -87,6 +90,9 @@ class ConsoleRoutes:
                 return _not_allowed("GET")
             return _http(await self.metrics.render())
         if path.startswith("/console/api/"):
+            refused = refuse_cross_site(request.method, request.headers, self._own_origins)
+            if refused is not None:
+                return _http(refused)
             answer = await self.api.handle(request.method, path, request.query, request.body)
             return _http(answer)
         if path == "/console" or path.startswith("/console/"):

@@ -270,3 +270,17 @@ def test_a_store_that_refuses_work_still_yields_a_scrape_without_depths(
         assert value(found, "ekiden_queue_messages_sent_total", queue="q") == 1
 
     run(tmp_path, scenario)
+
+
+def test_a_fifo_deduplication_hit_is_not_counted_as_sent(tmp_path: Path) -> None:
+    async def scenario(broker: Broker, clock: FakeClock, store: SqliteStore) -> None:
+        queue = await broker.queues.create("orders.fifo", {"FifoQueue": "true"}, {})
+        entry = SendEntry("once", dedup_id="d-1", group_id="g")
+        first = await broker.messages.send("orders.fifo", [entry], ACCOUNT)
+        again = await broker.messages.send("orders.fifo", [entry], ACCOUNT)
+        assert again[0].message_id == first[0].message_id  # answered as a send
+        assert broker.counters.totals(queue.queue_id).sent == 1
+        found = samples((await exporter(broker, store).render()).body)
+        assert value(found, "ekiden_queue_messages_sent_total", queue="orders.fifo") == 1
+
+    run(tmp_path, scenario)

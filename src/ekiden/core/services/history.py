@@ -68,12 +68,21 @@ class QueueHistory:
         self.interval_s = interval_s
         self._sleep = sleep
         self._samples: deque[Sample] = deque(maxlen=max(1, int(keep_s / interval_s)))
+        self._queue_ids: dict[str, int] = {}  # the queue each name's kept points are of
 
     async def sample(self, now_ms: int) -> Sample:
         """Take one sample of every queue at ``now_ms`` and keep it (the oldest kept
-        sample drops out once the window is full)."""
+        sample drops out once the window is full). A queue deleted and created again
+        under the same name loses its earlier points: they were another queue's."""
         points: dict[str, QueuePoint] = {}
         for queue in sorted(self.queues.all_cached(), key=lambda q: q.name):
+            if self._queue_ids.get(queue.name, queue.queue_id) != queue.queue_id:
+                # Deleted and created again: its totals restart at zero, and a chart
+                # differencing them across the two queues would draw a negative rate.
+                # The older points are of another queue, so they go.
+                for earlier in self._samples:
+                    earlier.queues.pop(queue.name, None)
+            self._queue_ids[queue.name] = queue.queue_id
             counts = await self.store.counts(queue.queue_id, now_ms)
             totals = self.counters.totals(queue.queue_id)
             points[queue.name] = QueuePoint(
@@ -81,6 +90,9 @@ class QueueHistory:
             )
         taken = Sample(now_ms, points)
         self._samples.append(taken)
+        # Remember only names some kept sample still holds, so deleted queues' go too.
+        kept = {name for sample in self._samples for name in sample.queues}
+        self._queue_ids = {n: i for n, i in self._queue_ids.items() if n in kept}
         return taken
 
     def snapshot(self) -> list[Sample]:

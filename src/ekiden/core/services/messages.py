@@ -186,7 +186,9 @@ class MessageService:
                     message.md5_of_system_attributes,
                     outcome.sequence_number,
                 )
-            self.counters.add_sent(queue.queue_id, len(prepared))
+            # A FIFO deduplication hit is answered like a send but stores nothing.
+            stored = sum(1 for outcome in outcomes if not outcome.duplicate)
+            self.counters.add_sent(queue.queue_id, stored)
             self.waiters.notify(queue.queue_id)
         return [r for r in results if r is not None]
 
