@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TextIO
 
 from ekiden.cli.api_client import EXIT_USAGE, CliError
@@ -95,6 +95,18 @@ def print_json(value: Any, stream: TextIO | None = None) -> None:
     """Print ``value`` as indented JSON (keys in the API's order, UTF-8 as is)."""
     out = stream if stream is not None else sys.stdout
     out.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit(as_json: bool, answer: Any, human: str | Callable[[], None]) -> int:
+    """Print the API's ``answer`` as JSON (``--json``), else ``human``: a line of text, or
+    a function that prints the human form. Returns exit status 0."""
+    if as_json:
+        print_json(answer)
+    elif isinstance(human, str):
+        print(human)
+    else:
+        human()
+    return 0
 
 
 def one_line(text: str, width: int = BODY_WIDTH) -> str:

@@ -26,7 +26,7 @@ from ekiden.cli.api_client import (
     client_for,
     segment,
 )
-from ekiden.cli.output import age, confirm, count, one_line, print_json, print_table
+from ekiden.cli.output import age, confirm, count, emit, one_line, print_json, print_table
 from ekiden.cli.progress import ProgressBar
 
 __all__ = ["parse_message_attribute", "parse_queue_attribute", "register", "send_bodies"]
@@ -118,37 +118,29 @@ def _create(args: argparse.Namespace) -> int:
     if attributes:
         body["attributes"] = attributes
     answer = client_for(args).post("/queues", body)
-    if args.json:
-        print_json(answer)
-        return 0
     queue = answer["queue"]
-    print_table(
-        ("NAME", "TYPE", "URL"),
-        [(queue["name"], "fifo" if queue["fifo"] else "standard", queue["url"])],
+    return emit(
+        args.json,
+        answer,
+        lambda: print_table(
+            ("NAME", "TYPE", "URL"),
+            [(queue["name"], "fifo" if queue["fifo"] else "standard", queue["url"])],
+        ),
     )
-    return 0
 
 
 @api_command
 def _delete(args: argparse.Namespace) -> int:
     confirm(f"delete queue {args.name} and every message in it", yes=args.yes)
     answer = client_for(args).delete(_path(args.name))
-    if args.json:
-        print_json(answer)
-    else:
-        print(f"deleted queue {args.name}")
-    return 0
+    return emit(args.json, answer, f"deleted queue {args.name}")
 
 
 @api_command
 def _purge(args: argparse.Namespace) -> int:
     confirm(f"purge every message of queue {args.name}", yes=args.yes)
     answer = client_for(args).post(_path(args.name, "purge"))
-    if args.json:
-        print_json(answer)
-    else:
-        print(f"purged queue {args.name}")
-    return 0
+    return emit(args.json, answer, f"purged queue {args.name}")
 
 
 # --- send ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ekiden.cli.api_client import (
     client_for,
     segment,
 )
-from ekiden.cli.output import confirm, print_json, print_table
+from ekiden.cli.output import confirm, emit, print_json, print_table
 from ekiden.cli.queue import parse_message_attribute
 
 __all__ = ["register"]
@@ -60,26 +60,22 @@ def _create(args: argparse.Namespace) -> int:
     if name.endswith(".fifo"):  # SNS wants both the name and the attribute
         body["attributes"] = {"FifoTopic": "true"}
     answer = client_for(args).post("/topics", body)
-    if args.json:
-        print_json(answer)
-        return 0
     topic = answer["topic"]
-    print_table(
-        ("NAME", "TYPE", "ARN"),
-        [(topic["name"], "fifo" if topic["fifo"] else "standard", topic["arn"])],
+    return emit(
+        args.json,
+        answer,
+        lambda: print_table(
+            ("NAME", "TYPE", "ARN"),
+            [(topic["name"], "fifo" if topic["fifo"] else "standard", topic["arn"])],
+        ),
     )
-    return 0
 
 
 @api_command
 def _delete(args: argparse.Namespace) -> int:
     confirm(f"delete topic {args.name} and its subscriptions", yes=args.yes)
     answer = client_for(args).delete(_path(args.name))
-    if args.json:
-        print_json(answer)
-    else:
-        print(f"deleted topic {args.name}")
-    return 0
+    return emit(args.json, answer, f"deleted topic {args.name}")
 
 
 @api_command
@@ -130,11 +126,11 @@ def _subscribe(args: argparse.Namespace) -> int:
     if attributes:
         body["attributes"] = attributes
     answer = client.post(_path(args.name, "subscriptions"), body)
-    if args.json:
-        print_json(answer)
-    else:
-        print_table(("SUBSCRIPTION ARN",), [(answer["subscription_arn"],)])
-    return 0
+    return emit(
+        args.json,
+        answer,
+        lambda: print_table(("SUBSCRIPTION ARN",), [(answer["subscription_arn"],)]),
+    )
 
 
 def _command(
