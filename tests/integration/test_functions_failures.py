@@ -20,7 +20,6 @@ from tests.support.functions import (
     queue_arn,
     receive_all,
     send_bodies,
-    sqs,
     wait_for_empty,
     wait_for_log,
     wait_for_queue_url,
@@ -187,17 +186,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionsApp]:
     app.write_config(functions=functions, mappings=mappings, queues=queues)
     yield app
     app.close()
-
-
-@pytest.fixture(scope="module")
-def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
-    with app.server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(server: EkidenProcess) -> Any:
-    return sqs(server.endpoint)
 
 
 def test_reported_item_failures_reappear_and_the_rest_are_deleted_once(

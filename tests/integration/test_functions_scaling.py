@@ -23,7 +23,6 @@ from tests.support.functions import (
     wait_for_empty,
     wait_for_queue_url,
 )
-from tests.support.server import EkidenProcess
 
 SLEEPY_HANDLER = """
 import os
@@ -61,17 +60,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionsApp]:
     )
     yield app
     app.close()
-
-
-@pytest.fixture(scope="module")
-def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
-    with app.server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(server: EkidenProcess) -> Any:
-    return sqs(server.endpoint)
 
 
 def _intervals(calls: list[dict[str, Any]]) -> list[tuple[float, float]]:

@@ -61,12 +61,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionsApp]:
 
 
 @pytest.fixture(scope="module")
-def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
-    with app.server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def sns(server: EkidenProcess) -> Any:
     return sns_client(server.endpoint)
 

@@ -23,7 +23,6 @@ from tests.support.functions import (
     queue_arn,
     queue_counts,
     send_bodies,
-    sqs,
     wait_for,
     wait_for_empty,
     wait_for_queue_url,
@@ -106,17 +105,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionsApp]:
     )
     yield app
     app.close()
-
-
-@pytest.fixture(scope="module")
-def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
-    with app.server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(server: EkidenProcess) -> Any:
-    return sqs(server.endpoint)
 
 
 def test_seed_handler_prints_every_body_and_the_queue_ends_empty(

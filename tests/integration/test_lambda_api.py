@@ -92,12 +92,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionsApp]:
 
 
 @pytest.fixture(scope="module")
-def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
-    with app.server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def awslambda(server: EkidenProcess) -> Any:
     return lambda_client(server.endpoint)
 
