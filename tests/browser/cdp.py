@@ -33,10 +33,15 @@ def find_chromium() -> str | None:
     return None
 
 
-def _group_gone(group: int, timeout_s: float) -> bool:
-    """Wait until no process of the group is left; True if it emptied in time."""
+def _group_gone(group: int, timeout_s: float, reap: subprocess.Popen[bytes]) -> bool:
+    """Wait until no process of the group is left; True if it emptied in time.
+
+    ``reap`` (the group leader, our child) is polled on the way: until it is reaped it
+    stays in the group as a zombie and the group never looks empty.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        reap.poll()
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
@@ -140,7 +145,7 @@ class Browser:
                 os.killpg(group, sig)
             except ProcessLookupError:
                 break
-            if _group_gone(group, wait_s):
+            if _group_gone(group, wait_s, self.proc):
                 break
         if self.proc.poll() is None:
             self.proc.wait(10)

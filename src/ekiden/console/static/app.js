@@ -1,7 +1,9 @@
 // The console's entry point: a hash router over two pages (dashboard, queue).
 //   #/               dashboard
 //   #/queues/NAME    one queue
-// Hashes not starting with "#/" (e.g. the skip link's "#main") are in-page jumps, not routes.
+// Hashes not starting with "#/" are in-page jumps, not routes (on first load they give
+// the dashboard, never an empty page). The skip link moves focus itself instead of
+// changing the hash, so it neither replaces the current route nor adds a history entry.
 
 import { renderDashboard } from "./dashboard.js";
 import { renderQueue } from "./queue.js";
@@ -9,16 +11,30 @@ import { renderQueue } from "./queue.js";
 let cleanup = null;
 let firstRender = true;
 
+/** The queue name of a "#/queues/NAME" hash, or null (also for a malformed %-escape,
+ *  which would otherwise throw and leave the page blank). */
+function queueName(hash) {
+  const match = hash.match(/^#\/queues\/([^/]+)$/);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
 function route() {
-  const hash = location.hash || "#/";
-  if (!hash.startsWith("#/")) return;
+  let hash = location.hash || "#/";
+  if (!hash.startsWith("#/")) {
+    if (!firstRender) return;
+    hash = "#/";
+  }
   const main = document.getElementById("main");
   if (cleanup) cleanup();
   delete main.dataset.loaded;
-  const queueMatch = hash.match(/^#\/queues\/([^/]+)$/);
+  const name = queueName(hash);
   let current = "dashboard";
-  if (queueMatch) {
-    const name = decodeURIComponent(queueMatch[1]);
+  if (name !== null) {
     document.title = `${name} · ekiden console`;
     cleanup = renderQueue(main, name);
     current = "queue";
@@ -37,4 +53,8 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
 route();

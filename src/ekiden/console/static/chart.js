@@ -34,19 +34,22 @@ const clock = (ms) => new Date(ms).toLocaleTimeString("en-GB", { hour12: false }
 
 /** Draw series [{label, points: [[t_ms, value], ...]}] into container (replacing what
  *  was there): an <svg role="img"> with a text summary as its accessible name, plus a
- *  legend list. unit labels values ("messages", "msg/s"). */
-export function drawLineChart(container, { title, series, unit, emptyText }) {
+ *  legend list. unit labels values ("messages", "msg/s"). domain [t0_ms, t1_ms] is the
+ *  time axis (default: the points' own span); nothing is drawn (emptyText instead) until
+ *  the axis spans some time and holds a point. Each series' latest point gets a marker,
+ *  so a series of one point (throughput after two samples) is still visible. */
+export function drawLineChart(container, { title, series, unit, emptyText, domain }) {
   const points = series.flatMap((s) => s.points);
   container.replaceChildren();
-  if (points.length < 2) {
+  const t0 = domain ? domain[0] : Math.min(...points.map((p) => p[0]));
+  const t1 = domain ? domain[1] : Math.max(...points.map((p) => p[0]));
+  if (!points.length || !(t1 > t0)) {
     const p = document.createElement("p");
     p.className = "chart-empty";
     p.textContent = emptyText || "Collecting samples…";
     container.append(p);
     return;
   }
-  const t0 = Math.min(...points.map((p) => p[0]));
-  const t1 = Math.max(...points.map((p) => p[0]));
   const yMax = niceMax(Math.max(...points.map((p) => p[1])));
   const x = (t) => PAD.left + ((t - t0) / Math.max(1, t1 - t0)) * (W - PAD.left - PAD.right);
   const y = (v) => H - PAD.bottom - (v / yMax) * (H - PAD.top - PAD.bottom);
@@ -67,6 +70,8 @@ export function drawLineChart(container, { title, series, unit, emptyText }) {
     if (!s.points.length) return;
     const d = s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
     svg.append(el("path", { d, class: `line ${style.cls}`, "stroke-dasharray": style.dash, "vector-effect": "non-scaling-stroke" }));
+    const [tl, vl] = s.points.at(-1);
+    svg.append(el("circle", { cx: x(tl).toFixed(1), cy: y(vl).toFixed(1), r: 3.5, class: `point ${style.cls}` }));
   });
   const legend = document.createElement("ul");
   legend.className = "legend";

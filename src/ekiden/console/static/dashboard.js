@@ -169,12 +169,15 @@ export function renderDashboard(main) {
       const data = await api("GET", "/history");
       if (stopped) return;
       const samples = data.samples || [];
-      drawLineChart(depthChart, { title: "Visible messages per queue", series: depthSeries(samples), unit: "messages", emptyText: "Collecting samples (one every 5 s)…" });
-      drawLineChart(rateChart, { title: "Throughput", series: throughputSeries(samples), unit: "msg/s", emptyText: "Collecting samples (one every 5 s)…" });
+      // Both charts share the sampled window, so a rate (known from the 2nd sample on)
+      // lines up in time with the depths.
+      const domain = samples.length ? [samples[0].t_ms, samples.at(-1).t_ms] : undefined;
+      const emptyText = "Collecting samples (one every 5 s)…";
+      drawLineChart(depthChart, { title: "Visible messages per queue", series: depthSeries(samples), unit: "messages", emptyText, domain });
+      drawLineChart(rateChart, { title: "Throughput", series: throughputSeries(samples), unit: "msg/s", emptyText, domain });
     } catch (err) {
       if (stopped) return;
-      fill(depthChart, h("p.chart-empty", {}, `History unavailable: ${err.message}`));
-      fill(rateChart);
+      for (const chart of [depthChart, rateChart]) fill(chart, h("p.chart-empty", {}, `History unavailable: ${err.message}`));
     }
   }
   const tick = () => {

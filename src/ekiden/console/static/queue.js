@@ -4,7 +4,7 @@ import { api, q } from "./client.js";
 import { badge, fill, fmtAge, fmtInt, h } from "./dom.js";
 import { field, peekSection, sendSection } from "./queue_messages.js";
 import { redriveSection } from "./queue_redrive.js";
-import { announce, confirmDialog, messageBox } from "./ui.js";
+import { announce, confirmDialog, isBusy, messageBox, setBusy } from "./ui.js";
 
 const REFRESH_MS = 5000;
 
@@ -74,6 +74,7 @@ function attributesSection(queue, attributes, onSaved) {
   const form = h("form", { id: "attributes-form" }, h("div.grid", {}, fields), h("div.actions", {}, submit), msg.el);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (isBusy(submit)) return;
     msg.clear();
     const changed = {};
     for (const [name, { input, initial }] of inputs) if (input.value !== initial) changed[name] = input.value;
@@ -81,7 +82,7 @@ function attributesSection(queue, attributes, onSaved) {
       msg.show("Nothing changed.", "ok");
       return;
     }
-    submit.disabled = true;
+    setBusy(submit, true);
     try {
       const data = await api("PATCH", `${q(queue.name)}/attributes`, { attributes: changed });
       for (const [name, entry] of inputs) {
@@ -95,7 +96,7 @@ function attributesSection(queue, attributes, onSaved) {
     } catch (err) {
       msg.show(`${err.code}: ${err.message}`, "error");
     } finally {
-      submit.disabled = false;
+      setBusy(submit, false);
     }
   });
   return h(
@@ -116,6 +117,7 @@ function purgeSection(queue, onPurged) {
   const msg = messageBox();
   const button = h("button.button.danger", { type: "button", id: "purge-button" }, "Purge queue…");
   button.addEventListener("click", async () => {
+    if (isBusy(button)) return;
     msg.clear();
     const yes = await confirmDialog({
       title: `Purge ${queue.name}?`,
@@ -124,7 +126,7 @@ function purgeSection(queue, onPurged) {
       danger: true,
     });
     if (!yes) return;
-    button.disabled = true;
+    setBusy(button, true);
     try {
       await api("POST", `${q(queue.name)}/purge`, {});
       msg.show(`${queue.name} purged.`, "ok");
@@ -133,7 +135,7 @@ function purgeSection(queue, onPurged) {
     } catch (err) {
       msg.show(`${err.code}: ${err.message}`, "error");
     } finally {
-      button.disabled = false;
+      setBusy(button, false);
     }
   });
   return h("section.danger-zone", { "aria-labelledby": "h-purge" }, h("h2", { id: "h-purge" }, "Purge"), h("p", {}, "Delete every message in this queue."), button, msg.el);
@@ -146,6 +148,13 @@ export function renderQueue(main, name) {
   const back = h("p.breadcrumb", {}, h("a", { href: "#/" }, "← Dashboard"));
   const title = h("h1", { tabindex: "-1" }, name);
   fill(main, back, title, h("p", {}, "Loading…"));
+  // The router focuses the h1 right after this returns; the content that arrives later
+  // replaces only what follows it, since detaching the focused h1 would drop focus to
+  // <body> and leave screen-reader users nowhere.
+  const showBelowTitle = (...children) => {
+    while (title.nextSibling) title.nextSibling.remove();
+    title.after(...children.flat().filter(Boolean));
+  };
 
   (async () => {
     let data;
@@ -153,7 +162,7 @@ export function renderQueue(main, name) {
       data = await api("GET", q(name));
     } catch (err) {
       if (stopped) return;
-      fill(main, back, title, h("p.message.message-error", { role: "alert" }, `${err.code}: ${err.message}`));
+      showBelowTitle(h("p.message.message-error", { role: "alert" }, `Could not load queue ${name}: ${err.code}: ${err.message}`));
       return;
     }
     if (stopped) return;
@@ -182,10 +191,8 @@ export function renderQueue(main, name) {
     const isDlq = queue.dead_letter_sources.length > 0;
     const redrive = isDlq ? redriveSection(queue, afterChange) : null;
     if (redrive) cleanups.push(() => redrive.stop());
-    fill(
-      main,
-      back,
-      fill(title, name, queue.fifo ? [" ", badge("FIFO", "info")] : null, isDlq ? [" ", badge("DLQ", "warn")] : null),
+    fill(title, name, queue.fifo ? [" ", badge("FIFO", "info")] : null, isDlq ? [" ", badge("DLQ", "warn")] : null);
+    showBelowTitle(
       h("p.small", {}, h("code.wrap", {}, queue.arn)),
       queue.dead_letter_target_arn ? h("p", {}, "Dead-letter queue: ", h("a", { href: `#/queues/${encodeURIComponent(queue.dead_letter_target_arn.split(":").at(-1))}` }, queue.dead_letter_target_arn.split(":").at(-1))) : null,
       problem,

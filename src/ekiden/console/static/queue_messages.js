@@ -2,7 +2,7 @@
 
 import { api, q } from "./client.js";
 import { badge, fill, fmtTime, h, table, uid } from "./dom.js";
-import { announce, messageBox } from "./ui.js";
+import { announce, isBusy, messageBox, setBusy } from "./ui.js";
 
 const TYPES = ["String", "Number", "Binary"];
 
@@ -81,6 +81,7 @@ export function sendSection(queue, onSent) {
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (isBusy(submit)) return;
     msg.clear();
     if (!body.input.value) {
       msg.show("The message body must not be empty.", "error");
@@ -101,7 +102,7 @@ export function sendSection(queue, onSent) {
     } else if (Number(delay.input.value) > 0) {
       request.delay_s = Number(delay.input.value);
     }
-    submit.disabled = true;
+    setBusy(submit, true);
     try {
       const sent = await api("POST", `${q(queue.name)}/messages`, request);
       msg.show(`Message ${sent.message_id} sent.`, "ok");
@@ -112,7 +113,7 @@ export function sendSection(queue, onSent) {
     } catch (err) {
       msg.show(`${err.code}: ${err.message}`, "error");
     } finally {
-      submit.disabled = false;
+      setBusy(submit, false);
     }
   });
   return h("section", { "aria-labelledby": "h-send" }, h("h2", { id: "h-send" }, "Send a message"), form);
@@ -151,9 +152,12 @@ export function peekSection(queue) {
   ]);
   result.wrap.hidden = true;
   let peeked = false;
-  async function peek() {
+  // asked: the user pressed Peek (announce the result); a refresh after another action
+  // stays quiet so it does not talk over that action's own announcement.
+  async function peek(asked) {
+    if (isBusy(submit)) return;
     const n = Math.min(100, Math.max(1, Number(max.input.value) || 10));
-    submit.disabled = true;
+    setBusy(submit, true);
     try {
       const data = await api("GET", `${q(queue.name)}/peek?max=${n}`);
       fill(
@@ -175,18 +179,21 @@ export function peekSection(queue) {
       );
       result.wrap.hidden = false;
       peeked = true;
-      msg.show(`${data.messages.length} message${data.messages.length === 1 ? "" : "s"} shown.`, "ok");
+      const shown = `${data.messages.length} message${data.messages.length === 1 ? "" : "s"} shown.`;
+      msg.show(shown, "ok");
+      // The box appears together with its text, which screen readers may not announce.
+      if (asked) announce(`Peek: ${shown}`);
     } catch (err) {
       msg.show(`${err.code}: ${err.message}`, "error");
     } finally {
-      submit.disabled = false;
+      setBusy(submit, false);
     }
   }
   const form = h("form.inline", { id: "peek-form" }, max.wrap, h("div.field.field-button", {}, submit));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    peek();
+    peek(true);
   });
   const el = h("section", { "aria-labelledby": "h-peek" }, h("h2", { id: "h-peek" }, "Peek at messages"), form, msg.el, result.wrap);
-  return { el, refresh: () => (peeked ? peek() : undefined) };
+  return { el, refresh: () => (peeked ? peek(false) : undefined) };
 }

@@ -2,7 +2,7 @@
 
 import { api, q } from "./client.js";
 import { fmtInt, fmtTime, h } from "./dom.js";
-import { announce, messageBox } from "./ui.js";
+import { announce, isBusy, messageBox, setBusy } from "./ui.js";
 
 const POLL_MS = 1000;
 const DONE = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
@@ -49,24 +49,25 @@ export function redriveSection(queue, onProgress) {
       show(task);
       onProgress();
       if (DONE.has(task.status)) {
-        button.disabled = false;
+        setBusy(button, false);
         const text = `Redrive ${task.status.toLowerCase()}: ${fmtInt(task.moved)} of ${fmtInt(task.to_move)} messages moved.`;
         // The progress line (a live region) already says it; the box keeps it visible.
         if (handle) msg.show(text, task.status === "COMPLETED" ? "ok" : "error");
         return;
       }
-      button.disabled = true;
+      setBusy(button, true);
       timer = setTimeout(() => poll(task.task_handle), POLL_MS);
     } catch (err) {
       if (stopped) return;
       msg.show(`Could not read the redrive progress: ${err.message}`, "error");
-      button.disabled = false;
+      setBusy(button, false);
     }
   }
 
   button.addEventListener("click", async () => {
+    if (isBusy(button)) return;
     msg.clear();
-    button.disabled = true;
+    setBusy(button, true);
     try {
       const started = await api("POST", `${q(queue.name)}/redrive`, {});
       announce(`Redrive of ${queue.name} started.`);
@@ -74,7 +75,7 @@ export function redriveSection(queue, onProgress) {
       progressBox.hidden = false;
       poll(started.task_handle);
     } catch (err) {
-      button.disabled = false;
+      setBusy(button, false);
       msg.show(`${err.code}: ${err.message}`, "error");
     }
   });

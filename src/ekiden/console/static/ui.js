@@ -2,6 +2,17 @@
 
 import { h } from "./dom.js";
 
+/** Mark a button busy (or ready again) while its request runs. Not `disabled`: a
+ *  disabled button drops keyboard focus to <body>, stranding keyboard and screen-reader
+ *  users after every send; aria-disabled keeps focus and is announced as unavailable.
+ *  Click/submit handlers check isBusy() to ignore repeats. */
+export function setBusy(button, busy) {
+  if (busy) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+}
+
+export const isBusy = (button) => button.getAttribute("aria-disabled") === "true";
+
 /** Announce an async result in the page-wide live region (role=status, polite; errors are
  *  also shown with role=alert next to the control that failed, see errorBox). */
 export function announce(text, kind = "info") {
