@@ -369,8 +369,12 @@ def test_the_sqlite_store_reports_unhealthy_after_a_failed_commit(tmp_path: Path
             with pytest.raises(ServiceUnavailable):
                 await store.create_queue("lost", False, {}, {}, NOW_MS)
             assert not store.healthy()
+            # Reads are still served; writes are refused until a probe commits again
+            # (see tests/contract/test_sqlite_disk_full.py for the recovery).
+            assert await store.get_queue("q") is not None
+            assert await store.get_queue("lost") is None
             with pytest.raises(ServiceUnavailable):
-                await store.get_queue("q")
+                await store.create_queue("later", False, {}, {}, NOW_MS)
             assert not store.healthy(), "a failed store stays unhealthy"
         finally:
             await store.close()

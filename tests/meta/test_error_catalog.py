@@ -144,9 +144,14 @@ def test_the_researched_spellings_of_common_errors_hold() -> None:
 # Errors every AWS Query API may answer with (the "common errors" of the API references),
 # which the SNS model does not list as error shapes.
 _QUERY_COMMON_ERRORS = {
+    "IncompleteSignature": 400,
     "InvalidAction": 400,
+    "InvalidClientTokenId": 403,
     "MalformedQueryString": 400,  # documented as 404; sent as 400, as for SQS
+    "MissingAuthenticationToken": 403,
+    "RequestExpired": 400,
     "ServiceUnavailable": 503,
+    "SignatureDoesNotMatch": 403,
     "ValidationError": 400,
 }
 

@@ -20,6 +20,12 @@ _COMMON_ERRORS = {
     "AccessDeniedException": 403,
     "UnknownOperationException": 404,
     "ServiceUnavailableException": 503,
+    # authentication, answered before any operation
+    "IncompleteSignatureException": 400,
+    "InvalidSignatureException": 403,
+    "MissingAuthenticationTokenException": 403,
+    "RequestExpired": 400,
+    "UnrecognizedClientException": 403,
 }
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-_LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
+_LISTENING = re.compile(r"listening on (https?)://([\d.]+):(\d+)")
 
 
 class EkidenProcess:
@@ -27,12 +27,13 @@ class EkidenProcess:
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.scheme = "http"  # "https" once a server started with --tls-cert says so
         self._log: list[str] = []
         self._reader: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def log_text(self) -> str:
@@ -68,7 +69,8 @@ class EkidenProcess:
                 self._log.append(line)
                 found = _LISTENING.search(line)
                 if found and not ready.is_set():
-                    self.port = int(found.group(2))
+                    self.scheme = found.group(1)
+                    self.port = int(found.group(3))
                     ready.set()
 
         self._reader = threading.Thread(target=read, daemon=True)

@@ -4,7 +4,10 @@ and one way to turn failures into a message and an exit status.
 
 Only the standard library (``urllib.request``): the CLI must not need more than ekiden's
 runtime dependencies. The endpoint is ``--endpoint``, else ``EKIDEN_ENDPOINT``, else
-:data:`DEFAULT_ENDPOINT` (read when a command runs, never at import).
+:data:`DEFAULT_ENDPOINT` (read when a command runs, never at import). When
+``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` are set, requests are signed with
+SigV4 (region ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1), as a server
+with ``[auth]`` and ``protect_console`` requires.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ekiden import config
+from ekiden.bench.sigv4 import Credentials, Signer
 
 __all__ = [
     "API_PREFIX",
@@ -87,9 +92,18 @@ class ApiClient:
     :class:`EndpointUnreachable` when nothing answers.
     """
 
-    def __init__(self, endpoint: str, *, timeout_s: float = _TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout_s: float = _TIMEOUT_S,
+        credentials: Credentials | None = None,
+        region: str = "us-east-1",
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._timeout_s = timeout_s
+        self._host = urllib.parse.urlsplit(self.endpoint).netloc
+        self._signer = _QuerySigner(credentials, region) if credentials is not None else None
         # No proxy: the console API is ekiden's own, and an http_proxy of the developer's
         # shell would turn a local 127.0.0.1 call into a proxy error.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -123,6 +137,12 @@ class ApiClient:
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        if self._signer is not None:
+            target = url[len(self.endpoint) :]
+            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            signed = self._signer.sign(method, target, {"host": self._host}, data or b"", amz_date)
+            for name, value in signed.items():
+                request.add_header(name, value)
         try:
             with self._opener.open(request, timeout=self._timeout_s) as answer:
                 return _decode(answer.read(), url, answer.status)
@@ -130,6 +150,29 @@ class ApiClient:
             raise _api_error(error.code, error.read(), url) from None
         except (urllib.error.URLError, OSError) as error:
             raise EndpointUnreachable(_unreachable(self.endpoint, error)) from None
+
+
+class _QuerySigner(Signer):
+    """The bench's signer, taught query strings: ``path`` may end in ``?query``."""
+
+    def __init__(self, credentials: Credentials, region: str) -> None:
+        super().__init__(credentials, region, "sqs")
+
+    def canonical_request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[str, str]:
+        path, _, query = path.partition("?")
+        canonical, signed_headers = super().canonical_request(method, path, headers, body)
+        pairs = sorted(
+            (
+                urllib.parse.quote(urllib.parse.unquote(name), safe="-_.~"),
+                urllib.parse.quote(urllib.parse.unquote(value), safe="-_.~"),
+            )
+            for name, _, value in (item.partition("=") for item in query.split("&") if item)
+        )
+        lines = canonical.split("\n")
+        lines[2] = "&".join(f"{name}={value}" for name, value in pairs)
+        return "\n".join(lines), signed_headers
 
 
 def _decode(raw: bytes, url: str, status: int) -> JsonObject:
@@ -189,7 +232,11 @@ def client_for(args: argparse.Namespace) -> ApiClient:
     endpoint = args.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
     if not endpoint.startswith(("http://", "https://")):
         raise CliError(f"--endpoint must be an http(s):// URL, not {endpoint!r}", EXIT_USAGE)
-    return ApiClient(endpoint)
+    key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    credentials = Credentials(key_id, secret) if key_id and secret else None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return ApiClient(endpoint, credentials=credentials, region=region)
 
 
 Command = Callable[[argparse.Namespace], int]

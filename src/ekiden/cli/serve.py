@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 from ekiden.cli.logs import configure_logging
@@ -21,6 +22,8 @@ _OVERRIDES = (
     "commit_interval_ms",
     "max_body_bytes",
     "public_url",
+    "tls_cert",
+    "tls_key",
     "runtime_enabled",
 )
 
@@ -54,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default: the request's Host header)",
     )
     parser.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="certificate chain (server's certificate first); with --tls-key the port "
+        "speaks HTTPS instead of HTTP",
+    )
+    parser.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert (unencrypted)")
+    parser.add_argument(
         "--no-runtime",
         dest="runtime_enabled",
         action="store_const",
@@ -61,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="do not run functions in this process (an `ekiden worker` does; "
         "[runtime] enabled = false)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve without authentication on an address other than loopback "
+        "(no [[auth.keys]] configured); never in production",
     )
     parser.set_defaults(func=run)
 
@@ -74,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in _OVERRIDES}
     settings = settings_for(args, overrides, os.environ)
     configure_logging(settings.log_level)
+    if args.insecure:  # checked by the server before it opens anything
+        settings = dataclasses.replace(
+            settings, auth=dataclasses.replace(settings.auth, allow_insecure=True)
+        )
     # Imported here so that `ekiden --help` and other subcommands do not load the server.
     from ekiden.server.main import serve
 

@@ -22,6 +22,8 @@ File layout (every section and key is optional)::
     max_body_bytes = 8388608
     sns_https_ca_file = "/etc/ekiden/private-ca.pem"   # default: the system trust store
     public_url = "https://broker.example.com"          # default: the request's Host
+    tls_cert = "/etc/ekiden/tls/fullchain.pem"         # both or neither: HTTPS on `port`
+    tls_key = "/etc/ekiden/tls/key.pem"
 
     [[queues]]
     name = "orders"
@@ -55,6 +57,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from ekiden.config.auth import AuthSettings, auth_settings
 from ekiden.config.functions import (
     RUNTIME_SCALARS,
     FunctionDeclaration,
@@ -79,6 +82,7 @@ __all__ = [
     "ENDPOINT_ENV",
     "ENV_PREFIX",
     "LOG_LEVELS",
+    "AuthSettings",
     "ConfigError",
     "FunctionDeclaration",
     "MappingDeclaration",
@@ -153,10 +157,15 @@ class Settings:
             Host header in queue URLs and in the SubscribeURL, UnsubscribeURL and
             SigningCertURL of SNS messages; ``None`` uses the Host header. Kept without
             a trailing slash.
+        tls_cert: PEM certificate chain (the server's certificate first); with
+            ``tls_key`` the server speaks HTTPS instead of HTTP on ``port``. Both or
+            neither; the files must exist (their contents are checked at startup).
+        tls_key: PEM private key (unencrypted) of ``tls_cert``.
         functions: functions declared as ``[functions.NAME]``, in file order.
         event_source_mappings: ``[[event_source_mappings]]``, each naming a declared
             function.
         runtime: the ``[runtime]`` section, ``EKIDEN_RUNTIME_*`` and ``--no-runtime``.
+        auth: the ``[auth]`` section (:mod:`ekiden.config.auth`); file only.
     """
 
     host: str = "127.0.0.1"
@@ -170,9 +179,12 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     sns_https_ca_file: Path | None = None
     public_url: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     functions: tuple[FunctionDeclaration, ...] = ()
     event_source_mappings: tuple[MappingDeclaration, ...] = ()
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 # --- value conversion -----------------------------------------------------------------
@@ -276,6 +288,16 @@ def _public_url(value: object, text_ok: bool) -> str:
     return text.rstrip("/")
 
 
+def _pem_file(value: object, text_ok: bool) -> Path:
+    text = str(value) if isinstance(value, Path) else as_str(value)
+    if not text.strip():
+        raise Invalid("must be the path of a PEM file, got an empty string")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise Invalid(f"must be an existing PEM file, got {text!r}")
+    return path
+
+
 # Scalar settings: name -> converter(value, text_ok). ``text_ok`` says whether a string may
 # stand for a number (environment variables and flags are text; TOML has real types).
 _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyType(
@@ -290,6 +312,8 @@ _SCALARS: Final[Mapping[str, Callable[[object, bool], object]]] = MappingProxyTy
         "max_body_bytes": _max_body_bytes,
         "sns_https_ca_file": _ca_file,
         "public_url": _public_url,
+        "tls_cert": _pem_file,
+        "tls_key": _pem_file,
     }
 )
 
@@ -368,7 +392,14 @@ def _queue_declarations(raw: object, path: Path) -> tuple[QueueDeclaration, ...]
     return tuple(declarations)
 
 
-_FILE_SECTIONS: Final = ("server", "queues", "functions", "event_source_mappings", "runtime")
+_FILE_SECTIONS: Final = (
+    "server",
+    "queues",
+    "functions",
+    "event_source_mappings",
+    "runtime",
+    "auth",
+)
 
 
 def _scalar_section(
@@ -410,6 +441,8 @@ def _from_file(path: Path) -> tuple[dict[str, object], dict[str, object]]:
         declared["event_source_mappings"] = mapping_declarations(
             document["event_source_mappings"], path, functions
         )
+    if "auth" in document:
+        declared["auth"] = auth_settings(document["auth"], path)
     return values, declared
 
 
@@ -471,6 +504,9 @@ def load_settings(
         values.update(file_values)
     values.update(_from_env(env))
     values.update(_from_overrides(overrides))
+    if ("tls_cert" in values) != ("tls_key" in values):
+        given, missing = ("tls_cert", "tls_key")[:: 1 if "tls_cert" in values else -1]
+        raise ConfigError(f"{given} is set but {missing} is not: give both (HTTPS) or neither")
     runtime = {
         name.removeprefix(_RUNTIME_PREFIX): values.pop(name)
         for name in list(values)

@@ -189,6 +189,31 @@ class TooManyRequests(EkidenError):
     """A function is at its concurrency limit and the caller asked not to wait."""
 
 
+# --- authentication (SigV4) ----------------------------------------------------------
+
+
+class MissingAuthenticationToken(EkidenError):
+    """The request carries no signature at all (no ``Authorization`` header and no
+    presigned ``X-Amz-*`` query parameters) where one is required."""
+
+
+class IncompleteSignature(EkidenError):
+    """The signature is malformed: a missing part, an unknown algorithm, no date."""
+
+
+class InvalidClientTokenId(EkidenError):
+    """The access key id of the signature is not a configured key."""
+
+
+class SignatureDoesNotMatch(EkidenError):
+    """The signature is not the one the key's secret gives for this request, or its
+    date is outside the allowed clock skew."""
+
+
+class RequestExpired(EkidenError):
+    """A presigned request is used after its ``X-Amz-Expires`` ran out."""
+
+
 # --- the broker itself ---------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ key SNS envelopes are signed with (their ``SigningCertURL``).
 
 URLs ekiden hands out (queue URLs; SNS's SubscribeURL, UnsubscribeURL, SigningCertURL)
 start with the ``public_url`` setting when it is set, else with ``http://<Host header>``
-(how the client addressed ekiden).
+(how the client addressed ekiden; ``https://`` when the server speaks TLS).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from time import perf_counter
 from typing import get_args
 
 from ekiden.config import Settings
+from ekiden.config.auth import insecure_refusal
 from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
@@ -38,11 +39,13 @@ from ekiden.protocols.sqs.frontend import SqsFrontend, WireResponse
 from ekiden.protocols.sqs.operations import HANDLERS as SQS_HANDLERS
 from ekiden.protocols.sqs.operations import RequestContext
 from ekiden.protocols.wire.query import parse_form
+from ekiden.server.auth import Authenticator, announce_mode
 from ekiden.server.console import CONSOLE_PATHS, ConsoleRoutes
 from ekiden.server.functions import FunctionsWiring, start_functions
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
 from ekiden.server.http_client import StreamHttpPoster
 from ekiden.server.signing import RsaEnvelopeSigner, load_signer
+from ekiden.server.tls import server_context
 from ekiden.store.sqlite.outbox import SqliteOutboxStore
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
@@ -117,12 +120,18 @@ class SqsApp:
         self.broker = broker
         self.account_id = broker.account_id
         self.default_base_url = default_base_url
+        self.scheme = default_base_url.partition("://")[0]  # "https" when serving TLS
         self.public_url = public_url
         self.requests = RequestMetrics()
         self.console: ConsoleRoutes | None = None  # set once the server has started
+        self.auth: Authenticator | None = None  # set in sigv4 mode, before listening
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         started = perf_counter()
+        if self.auth is not None:  # auth mode none costs this one test
+            identity = self.auth.check(request)
+            if isinstance(identity, HttpResponse):  # refused before anything is decoded
+                return identity
         target = request.headers.get("x-amz-target")
         if target is not None:
             # The hot path (every SDK of today speaks SQS's JSON protocol): no detour.
@@ -147,7 +156,8 @@ class SqsApp:
         headers = request.headers
         host = headers.get("host")
         return RequestContext(
-            base_url=self.public_url or (f"http://{host}" if host else self.default_base_url),
+            base_url=self.public_url
+            or (f"{self.scheme}://{host}" if host else self.default_base_url),
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
             request_id=new_request_id(),
             client_gone=request.closed,
@@ -208,7 +218,21 @@ def _http(wire: WireResponse) -> HttpResponse:
 
 
 async def start_server(settings: Settings, clock: Clock | None = None) -> RunningServer:
-    """Open the store, start the broker and listen; returns once requests are served."""
+    """Open the store, start the broker and listen; returns once requests are served.
+
+    Raises:
+        TlsConfigError: (a ``ValueError``) the TLS certificate or key is unusable; raised
+            before anything is opened.
+        ValueError: no authentication on an address other than loopback without
+            ``--insecure`` (:func:`ekiden.config.auth.insecure_refusal`).
+    """
+    refusal = insecure_refusal(settings.auth, settings.host)
+    if refusal is not None:  # `ekiden serve` reports it and exits with status 2
+        raise ValueError(refusal)
+    tls = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        tls = server_context(settings.tls_cert, settings.tls_key)
+    scheme = "https" if tls is not None else "http"
     store = await SqliteStore.open(settings.data_dir, settings.commit_interval_ms / 1000)
     try:
         signer = await load_signer(store.writer, settings.region)
@@ -236,14 +260,17 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
         raise
     app = SqsApp(
         broker,
-        f"http://{settings.host}:{settings.port}",
+        f"{scheme}://{settings.host}:{settings.port}",
         signer,
         settings.public_url,
         functions.service,
     )
-    http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log)
+    announce_mode(settings.auth)
+    if settings.auth.enabled:
+        app.auth = Authenticator(settings.auth)
+    http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log, tls=tls)
     port = await http.start(settings.host, settings.port)
-    app.default_base_url = f"http://{settings.host}:{port}"
+    app.default_base_url = f"{scheme}://{settings.host}:{port}"
     if broker.topics is not None:  # for the URLs of messages no request addresses
         broker.topics.base_url = settings.public_url or app.default_base_url
     console = ConsoleRoutes(

@@ -8,6 +8,12 @@ store. The pool exists whenever functions are declared (Invoke and SNS need it);
 pollers run only when ``[runtime] enabled`` (``--no-runtime`` turns them off, e.g. when
 ``ekiden worker`` processes elsewhere do the polling).
 
+With TLS (``tls_cert``) the runtime connects over https and verifies the server's
+certificate like any client: :func:`ekiden.server.tls.loopback_route` finds, by real
+handshakes at startup, the host name (bound address, ``127.0.0.1`` or ``localhost``) and
+trust store (the certificate file, or the system's) under which it verifies; when none
+does, the server refuses to start with a message saying what the certificate lacks.
+
 Shutdown order matters: the pollers stop first (their batches in flight finish and
 delete their messages through the still-running HTTP server), then the pool, then the
 service's pending asynchronous invocations.
@@ -29,8 +35,9 @@ from ekiden.core.services.broker import Broker
 from ekiden.core.services.functions import FunctionsService
 from ekiden.runtime.log_sinks import file_sink
 from ekiden.runtime.pool import WorkerPool
-from ekiden.runtime.sqs_client import SqsClient
+from ekiden.runtime.sqs_client import Credentials, SqsClient
 from ekiden.runtime.supervisor import Runtime
+from ekiden.server.tls import loopback_route
 from ekiden.store.sqlite.mappings import SqliteMappingStore
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
@@ -62,6 +69,21 @@ class FunctionsWiring:
         if ":" in host:
             host = f"[{host}]"
         endpoint = f"http://{host}:{port}"
+        ca_file = None
+        if settings.tls_cert is not None:
+            endpoint = f"https://{host}:{port}"
+            if settings.runtime.enabled:
+                # 127.0.0.1 reaches a wildcard or loopback bind; the certificate may name
+                # only "localhost" instead.
+                bare = host.strip("[]")
+                hosts = [bare, "localhost"] if bare == "127.0.0.1" else [bare]
+                route = await loopback_route(hosts, port, settings.tls_cert)
+                endpoint, ca_file = route.endpoint(port), route.ca_file
+                log.info(
+                    "functions: the runtime connects to %s, trusting %s",
+                    endpoint,
+                    ca_file or "the system's CA certificates",
+                )
         sink = None
         if settings.runtime.log_file is not None:
             try:
@@ -81,7 +103,14 @@ class FunctionsWiring:
         if not settings.runtime.enabled:
             log.info("functions: the runtime is off (--no-runtime); Invoke and SNS still run")
             return
-        self.sqs = SqsClient(endpoint, region=settings.region)
+        # With auth on, the runtime signs as the first configured key, like any client.
+        keys = settings.auth.keys if settings.auth.enabled else ()
+        credentials = None
+        if keys:
+            credentials = Credentials(keys[0].access_key_id, keys[0].secret_access_key)
+        self.sqs = SqsClient(
+            endpoint, region=settings.region, ca_file=ca_file, credentials=credentials
+        )
         self.runtime = Runtime(
             sqs=self.sqs,
             invoker=self.pool,

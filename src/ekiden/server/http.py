@@ -28,6 +28,12 @@ Contract in brief:
 * A client that disconnects does not cancel its handlers: a handler may be in the
   middle of a durable write, and finishing it is simpler to reason about than
   cancelling it. Its answer is dropped.
+* With a TLS context (``tls=``) the same port speaks HTTPS only: everything above holds
+  inside the TLS session. A client must finish its handshake in time (default
+  ``tls.HANDSHAKE_TIMEOUT_S``); one that speaks plain HTTP fails the handshake and is
+  disconnected (logged at debug level), and the server carries on. Flow control works
+  through the TLS layer one write late: it passes a write on to the socket's transport
+  whole and pushes back only on the next write while that transport is full.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from email.utils import formatdate
 from functools import partial
@@ -48,6 +55,7 @@ from ekiden.server.http_connection import (
     _log,
 )
 from ekiden.server.http_messages import Handler, HttpRequest, HttpResponse
+from ekiden.server.tls import HANDSHAKE_TIMEOUT_S
 
 __all__ = [
     "MAX_PIPELINED",
@@ -63,8 +71,10 @@ class HttpServer:
 
     ``max_body_bytes`` bounds a request body (413 above it). ``idle_timeout_s`` closes
     keep-alive connections that have nothing pending and received nothing for that long
-    (checked about once a second, so it is approximate). One instance serves one
-    listening address; ``start`` may be called once.
+    (checked about once a second, so it is approximate). ``tls`` (a server context, see
+    :func:`ekiden.server.tls.server_context`) makes the port speak HTTPS instead of
+    HTTP; a client must complete its handshake within ``tls_handshake_timeout_s``. One
+    instance serves one listening address; ``start`` may be called once.
     """
 
     def __init__(
@@ -74,8 +84,12 @@ class HttpServer:
         max_body_bytes: int = 8 * 1024 * 1024,
         idle_timeout_s: float = 75.0,
         logger: logging.Logger | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
     ) -> None:
         self._handler = handler
+        self._tls = tls
+        self._tls_handshake_timeout_s = tls_handshake_timeout_s
         self._max_body_bytes = max_body_bytes
         self._idle_timeout_s = idle_timeout_s
         self._log = logger if logger is not None else _log
@@ -96,6 +110,11 @@ class HttpServer:
         self._refresh_date()
 
     @property
+    def scheme(self) -> str:
+        """``"https"`` when the server speaks TLS, else ``"http"``."""
+        return "https" if self._tls is not None else "http"
+
+    @property
     def in_flight(self) -> int:
         """Requests dispatched whose answer has not yet been handed to the transport.
 
@@ -113,9 +132,20 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._now = loop.time()
-        self._server = await loop.create_server(
-            partial(HttpConnection, self), host, port, backlog=2048, reuse_address=True
-        )
+        if self._tls is None:
+            self._server = await loop.create_server(
+                partial(HttpConnection, self), host, port, backlog=2048, reuse_address=True
+            )
+        else:
+            self._server = await loop.create_server(
+                partial(_TlsConnection, self),
+                host,
+                port,
+                backlog=2048,
+                reuse_address=True,
+                ssl=self._tls,
+                ssl_handshake_timeout=self._tls_handshake_timeout_s,
+            )
         self._tick_handle = loop.call_later(self._tick_interval(), self._tick)
         sockets = self._server.sockets
         bound: int = sockets[0].getsockname()[1] if sockets else port
@@ -207,3 +237,19 @@ class HttpServer:
         for conn in [c for c in self._connections if c._is_idle_since(deadline)]:
             conn._close()
         self._tick_handle = loop.call_later(self._tick_interval(), self._tick)
+
+
+class _TlsConnection(HttpConnection):
+    """A connection inside a TLS session.
+
+    TLS has no half-close: a peer's ``close_notify`` ends the session both ways, and
+    the SSL transport closes itself whatever ``eof_received`` answers (asking it to
+    stay open only logs a warning per connection). So this says "close", and answers
+    still pending for that client are dropped, as for any client that disconnects.
+    """
+
+    __slots__ = ()
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        return False

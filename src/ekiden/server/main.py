@@ -28,8 +28,9 @@ def serve(settings: Settings) -> int:
 async def _serve(settings: Settings) -> int:
     server = await start_server(settings)
     log.info(
-        "ekiden %s listening on http://%s:%d (store: sqlite in %s, account %s, region %s)",
+        "ekiden %s listening on %s://%s:%d (store: sqlite in %s, account %s, region %s)",
         __version__,
+        server.http.scheme,
         settings.host,
         server.port,
         settings.data_dir,

@@ -64,6 +64,12 @@ UNKNOWN_OPERATION = LambdaWireError("UnknownOperationException", 404)
 ACCESS_DENIED = LambdaWireError("AccessDeniedException", 403, "Message")
 SERVICE_ERROR = LambdaWireError("ServiceException", 500, "Message", sender_fault=False)
 UNAVAILABLE = LambdaWireError("ServiceUnavailableException", 503, "Message", sender_fault=False)
+# Authentication failures, as AWS's REST-JSON front door spells them.
+MISSING_TOKEN = LambdaWireError("MissingAuthenticationTokenException", 403)
+INCOMPLETE_SIGNATURE = LambdaWireError("IncompleteSignatureException", 400)
+UNRECOGNIZED_CLIENT = LambdaWireError("UnrecognizedClientException", 403)
+INVALID_SIGNATURE = LambdaWireError("InvalidSignatureException", 403)
+REQUEST_EXPIRED = LambdaWireError("RequestExpired", 400)
 
 RETRY_AFTER_S = "1"
 """The ``Retry-After`` of a throttled request: a worker frees up within a handler's run."""
@@ -111,6 +117,11 @@ CATALOG: dict[type[e.EkidenError], LambdaWireError] = {
     e.TooManyRequests: THROTTLED,
     # the broker itself
     e.AccessDenied: ACCESS_DENIED,
+    e.MissingAuthenticationToken: MISSING_TOKEN,
+    e.IncompleteSignature: INCOMPLETE_SIGNATURE,
+    e.InvalidClientTokenId: UNRECOGNIZED_CLIENT,
+    e.SignatureDoesNotMatch: INVALID_SIGNATURE,
+    e.RequestExpired: REQUEST_EXPIRED,
     e.ServiceUnavailable: UNAVAILABLE,
     e.InternalFailure: SERVICE_ERROR,
 }

@@ -90,6 +90,12 @@ CATALOG: dict[type[e.EkidenError], SnsWireError] = {
     e.TooManyRequests: SnsWireError("Throttled", 429),
     # --- the broker itself
     e.AccessDenied: SnsWireError("AuthorizationError", 403),
+    # authentication: the common errors of every AWS Query API
+    e.MissingAuthenticationToken: SnsWireError("MissingAuthenticationToken", 403),
+    e.IncompleteSignature: SnsWireError("IncompleteSignature", 400),
+    e.InvalidClientTokenId: SnsWireError("InvalidClientTokenId", 403),
+    e.SignatureDoesNotMatch: SnsWireError("SignatureDoesNotMatch", 403),
+    e.RequestExpired: SnsWireError("RequestExpired", 400),
     e.ServiceUnavailable: SnsWireError("ServiceUnavailable", 503, sender_fault=False),
     e.InternalFailure: SnsWireError("InternalError", 500, sender_fault=False),
 }

@@ -120,6 +120,17 @@ CATALOG: dict[type[e.EkidenError], WireError] = {
     ),
     e.TooManyRequests: WireError(_CORAL + "ThrottlingException", "Throttling", 400),
     e.AccessDenied: WireError(_CORAL + "AccessDeniedException", "AccessDenied", 403),
+    # Authentication: SQS's common errors; the JSON __type names the same code, so an SDK
+    # that ignores x-amzn-query-error still sees it.
+    e.MissingAuthenticationToken: WireError(
+        _CORAL + "MissingAuthenticationToken", "MissingAuthenticationToken", 403
+    ),
+    e.IncompleteSignature: WireError(_CORAL + "IncompleteSignature", "IncompleteSignature", 400),
+    e.InvalidClientTokenId: WireError(_CORAL + "InvalidClientTokenId", "InvalidClientTokenId", 403),
+    e.SignatureDoesNotMatch: WireError(
+        _CORAL + "SignatureDoesNotMatch", "SignatureDoesNotMatch", 403
+    ),
+    e.RequestExpired: WireError(_CORAL + "RequestExpired", "RequestExpired", 400),
     e.ServiceUnavailable: WireError(
         _CORAL + "ServiceUnavailableException", "ServiceUnavailable", 503, sender_fault=False
     ),

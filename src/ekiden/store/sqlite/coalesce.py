@@ -65,6 +65,8 @@ class Coalescer(Generic[Key, Item, Outcome]):
                     lambda conn: self._run(conn, key, batch), durable=self._durable
                 )
                 self._open[key] = (batch, future)
+                # A job the writer refuses never runs to close its batch (see _run).
+                future.add_done_callback(lambda _done: self._forget(key, batch))
             else:
                 batch, future = entry
             start = len(batch)
@@ -75,8 +77,11 @@ class Coalescer(Generic[Key, Item, Outcome]):
         return outcomes[start : start + len(items)]
 
     def _run(self, conn: sqlite3.Connection, key: Key, batch: list[Item]) -> list[Outcome]:
+        self._forget(key, batch)  # later calls start a new batch
+        return self._run_batch(conn, key, batch)
+
+    def _forget(self, key: Key, batch: list[Item]) -> None:
         with self._lock:
             entry = self._open.get(key)
             if entry is not None and entry[0] is batch:
-                del self._open[key]  # later calls start a new batch
-        return self._run_batch(conn, key, batch)
+                del self._open[key]

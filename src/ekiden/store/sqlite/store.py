@@ -12,7 +12,7 @@ import asyncio
 import fcntl
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,6 +44,7 @@ from ekiden.store.sqlite.claim import (
 )
 from ekiden.store.sqlite.coalesce import Coalescer
 from ekiden.store.sqlite.enqueue import message_rows, store_sends
+from ekiden.store.sqlite.health import open_connection, probe_write
 from ekiden.store.sqlite.peek import oldest_sent_ms, peek_messages
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.sql import Row, key_lists
@@ -70,17 +71,6 @@ def _lock_data_dir(data_dir: Path) -> IO[bytes]:
     return handle
 
 
-def open_connection(path: Path) -> sqlite3.Connection:
-    """A connection configured for durability: WAL with a full fsync on every commit."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=OFF")
-    conn.execute("PRAGMA temp_store=MEMORY")
-    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache, bodies are not kept beyond
-    return conn
-
-
 class SqliteStore:
     """The default, embedded implementation of ``ekiden.core.storage.Store``."""
 
@@ -89,8 +79,11 @@ class SqliteStore:
         conn: sqlite3.Connection,
         loop: asyncio.AbstractEventLoop,
         commit_delay_s: float = 0.0,
+        reopen: Callable[[], sqlite3.Connection] | None = None,
     ) -> None:
-        self._writer = GroupCommitWriter(conn, loop, commit_delay_s)
+        self._writer = GroupCommitWriter(
+            conn, loop, commit_delay_s, reopen=reopen, probe=probe_write
+        )
         submit = self._writer.submit
         self._sends: Coalescer[tuple[int, bool], tuple[NewMessage, Row], EnqueueOutcome] = (
             Coalescer(submit, self._store_sends)
@@ -115,13 +108,14 @@ class SqliteStore:
         """
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = _lock_data_dir(data_dir)
+        path = data_dir / "ekiden.sqlite3"
         try:
-            conn = open_connection(data_dir / "ekiden.sqlite3")
+            conn = open_connection(path)
             migrate(conn)
         except BaseException:
             lock.close()
             raise
-        store = cls(conn, asyncio.get_running_loop(), commit_delay_s)
+        store = cls(conn, asyncio.get_running_loop(), commit_delay_s, lambda: open_connection(path))
         store._lock = lock
         await store._run(store._load_queue_types)
         return store
@@ -131,9 +125,11 @@ class SqliteStore:
         return self._writer
 
     async def _run(self, work: Any, *args: Any) -> Any:
-        return await self._writer.submit(lambda conn: work(conn, *args))
+        """Run a read (served even while the store refuses writes)."""
+        return await self._writer.submit(lambda conn: work(conn, *args), read=True)
 
     def healthy(self) -> bool:
+        """False while the store refuses writes (its disk failed; reads still work)."""
         return not self._writer.failed
 
     async def receipt_key(self) -> bytes:
@@ -201,7 +197,7 @@ class SqliteStore:
             ).fetchall()
             return [_queue_from_row(row) for row in rows]
 
-        result: list[QueueRecord] = await self._writer.submit(work)
+        result: list[QueueRecord] = await self._writer.submit(work, read=True)
         return result
 
     async def update_queue(
@@ -351,7 +347,7 @@ class SqliteStore:
             ).fetchone()
             return QueueCounts(max(total - in_flight - delayed, 0), in_flight, delayed)
 
-        result: QueueCounts = await self._writer.submit(work)
+        result: QueueCounts = await self._writer.submit(work, read=True)
         return result
 
     async def peek(self, queue_id: int, limit: int, now_ms: int) -> list[PeekedMessage]:
@@ -403,7 +399,7 @@ class SqliteStore:
             ).fetchone()
             return int(value)
 
-        result: int = await self._writer.submit(work)
+        result: int = await self._writer.submit(work, read=True)
         return result
 
     async def create_move_task(self, task: MoveTaskRecord) -> None:
@@ -437,7 +433,7 @@ class SqliteStore:
             sql += " ORDER BY started_ms DESC, task_id"
             return [MoveTaskRecord(*row) for row in conn.execute(sql, args)]
 
-        result: list[MoveTaskRecord] = await self._writer.submit(work)
+        result: list[MoveTaskRecord] = await self._writer.submit(work, read=True)
         return result
 
     async def update_move_task_status(

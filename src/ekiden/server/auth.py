@@ -1,0 +1,215 @@
+"""Who may call ekiden: the authentication hook in front of every route.
+
+:class:`Authenticator` decides for one request, before any front end sees it, and
+answers either with the identity the request acts as or with the refusal to send back,
+spelled in the protocol the request spoke (SQS JSON ``__type`` + ``x-amzn-query-error``,
+SQS or SNS Query ``<ErrorResponse>``, Lambda ``x-amzn-ErrorType``; 401 JSON for the
+console). A refusal happens before anything is decoded or changed, and is logged.
+
+What needs what (in ``sigv4`` mode; in ``none`` mode no Authenticator exists):
+
+* every SQS, SNS and Lambda API request: a SigV4 signature (header or presigned form,
+  see :mod:`ekiden.server.sigv4_verify`) by a configured key;
+* ``/console``, ``/console/api/...`` and ``/metrics`` when ``protect_console``: a SigV4
+  signature, or HTTP Basic ``access_key_id:secret_access_key`` (browsers prompt for it
+  after the 401's ``WWW-Authenticate``; Prometheus has ``basic_auth``);
+* nothing for ``GET /health`` (load balancers probe it), the SNS signing certificate
+  (receivers fetch it to verify messages), and an unsigned SNS ``ConfirmSubscription`` or
+  ``Unsubscribe`` GET: the SubscribeURL and UnsubscribeURL that SNS hands to endpoints
+  work without credentials on AWS too (their token / subscription ARN is the secret).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+import orjson
+
+from ekiden.config.auth import AuthSettings
+from ekiden.core.errors import EkidenError
+from ekiden.core.ids import new_request_id
+from ekiden.protocols.awslambda import errors as lambda_errors
+from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
+from ekiden.protocols.sns import errors as sns_errors
+from ekiden.protocols.sns.frontend import is_sns_request
+from ekiden.protocols.sqs import errors as sqs_errors
+from ekiden.protocols.wire.query import parse_form
+from ekiden.protocols.wire.xml import encode_query_error
+from ekiden.server.console import CONSOLE_PATHS
+from ekiden.server.http_messages import HttpRequest, HttpResponse
+from ekiden.server.sigv4_verify import SignedRequest, SigV4Verifier
+
+__all__ = ["ANONYMOUS", "Authenticator", "announce_mode"]
+
+log = logging.getLogger("ekiden.server.auth")
+
+ANONYMOUS: Final = ""
+"""The identity of a request that needs no credentials (health check, certificate)."""
+
+_SQS_JSON: Final = "application/x-amz-json-1.0"
+_XML: Final = "text/xml"
+_CERT_PREFIX: Final = "/sns/SimpleNotificationService-"
+_OPEN_SNS_ACTIONS: Final = frozenset({"ConfirmSubscription", "Unsubscribe"})
+_BASIC_CHALLENGE: Final = ("WWW-Authenticate", 'Basic realm="ekiden", charset="UTF-8"')
+
+
+def announce_mode(auth: AuthSettings) -> None:
+    """Log how requests are authenticated; loudly (WARNING) when they are not."""
+    if auth.enabled:
+        log.info(
+            "authentication: sigv4 with %d key(s); console and /metrics %s",
+            len(auth.keys),
+            "protected" if auth.protect_console else "open",
+        )
+    else:
+        log.warning(
+            "authentication is OFF (auth mode 'none'): anyone who can reach this port may "
+            "read, send and delete every message; configure [[auth.keys]] for production"
+        )
+
+
+class Authenticator:
+    """Authenticates requests against the configured keys (``auth.mode == "sigv4"``).
+
+    ``now_s`` is the wall clock in seconds, injectable for tests.
+    """
+
+    def __init__(self, auth: AuthSettings, now_s: Callable[[], float] = time.time) -> None:
+        self._identities = {k.access_key_id: k.identity for k in auth.keys}
+        self._secrets = {k.access_key_id: k.secret_access_key for k in auth.keys}
+        self._protect_console = auth.protect_console
+        self._verifier = SigV4Verifier(self._secrets, now_s)
+
+    def check(self, request: HttpRequest) -> str | HttpResponse:
+        """The identity ``request`` acts as (:data:`ANONYMOUS` for open routes), or the
+        refusal to answer it with."""
+        path = request.path
+        if path.startswith(CONSOLE_PATHS):
+            if not self._protect_console:
+                return ANONYMOUS
+            return self._console(request)
+        if request.method == "GET":
+            if (path == "/health" and not request.query) or (
+                _CERT_PREFIX in path and path.endswith(".pem")
+            ):
+                return ANONYMOUS
+            if _is_open_sns_get(request):
+                return ANONYMOUS
+        try:
+            return self._sigv4(request)
+        except EkidenError as error:
+            return self._refuse(request, error)
+
+    def _sigv4(self, request: HttpRequest) -> str:
+        verified = self._verifier.verify(
+            SignedRequest(
+                request.method, request.path, request.query, request.headers, request.body
+            )
+        )
+        return self._identities[verified.access_key_id]
+
+    def _console(self, request: HttpRequest) -> str | HttpResponse:
+        authorization = request.headers.get("authorization", "")
+        if authorization[:6].lower() == "basic ":
+            identity = self._basic(authorization[6:].strip())
+            if identity is not None:
+                return identity
+            message = "The access key id or secret access key is wrong."
+        else:
+            try:
+                return self._sigv4(request)
+            except EkidenError as error:
+                message = error.message
+                _log_refusal(request, type(error).__name__, message)
+        if authorization[:6].lower() == "basic ":
+            _log_refusal(request, "Unauthorized", message)
+        body = orjson.dumps({"error": {"code": "Unauthorized", "message": message}})
+        return HttpResponse(401, body, "application/json", [_BASIC_CHALLENGE])
+
+    def _basic(self, encoded: str) -> str | None:
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        key_id, colon, secret = decoded.partition(":")
+        expected = self._secrets.get(key_id)
+        if not colon or expected is None:
+            return None
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            return None
+        return self._identities[key_id]
+
+    def _refuse(self, request: HttpRequest, error: EkidenError) -> HttpResponse:
+        request_id = new_request_id()
+        headers = request.headers
+        if "x-amz-target" in headers:
+            spelled = sqs_errors.wire_error(error)
+            _log_refusal(request, spelled.code, error.message)
+            body = orjson.dumps({"__type": spelled.json_type, "message": error.message})
+            return HttpResponse(
+                spelled.status,
+                body,
+                _SQS_JSON,
+                [
+                    ("x-amzn-RequestId", request_id),
+                    ("x-amzn-query-error", spelled.query_error_header),
+                ],
+            )
+        if request.path.startswith(LAMBDA_API_PREFIX):
+            answer = lambda_errors.wire_error(error)
+            _log_refusal(request, answer.code, error.message)
+            return HttpResponse(
+                answer.status,
+                lambda_errors.error_body(answer, error.message),
+                "application/json",
+                lambda_errors.error_headers(answer, request_id),
+            )
+        if is_sns_request(_params(request), headers.get("authorization", "")):
+            sns_code = sns_errors.wire_error(error).code
+            _log_refusal(request, sns_code, error.message)
+            status, body = sns_errors.encode_error(error, request_id)
+            return HttpResponse(status, body, _XML, [("x-amzn-RequestId", request_id)])
+        wire = sqs_errors.wire_error(error)
+        _log_refusal(request, wire.code, error.message)
+        body = encode_query_error(wire.code, error.message, wire.sender_fault, request_id)
+        return HttpResponse(wire.status, body, _XML, [("x-amzn-RequestId", request_id)])
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    """The Query parameters of ``request`` (URL and form body), or none if undecodable:
+    only used to tell SNS from SQS when spelling a refusal."""
+    try:
+        params = parse_form(request.query.encode("latin-1")) if request.query else {}
+        if request.method == "POST" and request.body:
+            params.update(parse_form(request.body))
+    except EkidenError:
+        return {}
+    return params
+
+
+def _is_open_sns_get(request: HttpRequest) -> bool:
+    headers = request.headers
+    if "authorization" in headers or not request.query or "X-Amz-" in request.query:
+        return False
+    try:
+        params = parse_form(request.query.encode("latin-1"))
+    except EkidenError:
+        return False
+    return params.get("Action") in _OPEN_SNS_ACTIONS and is_sns_request(params, "")
+
+
+def _log_refusal(request: HttpRequest, code: str, message: str) -> None:
+    log.warning(
+        "refused %s %s from %s: %s: %s",
+        request.method,
+        request.path[:200],
+        request.client_host or "?",
+        code,
+        message,
+    )
