@@ -25,8 +25,11 @@ from ekiden.core.ids import new_message_id
 from ekiden.core.messages import md5_of_body
 from ekiden.core.storage import ClaimRequest, NewMessage, QueueRecord
 from ekiden.store.sqlite.health import open_connection
+from ekiden.store.sqlite.mappings import SqliteMappingStore
+from ekiden.store.sqlite.meta import read_meta
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.store import SqliteStore
+from ekiden.store.sqlite.topics import SqliteTopicStore
 
 NOW_MS = 1_700_000_000_000
 RETENTION_MS = 3_600_000
@@ -92,6 +95,13 @@ async def _assert_reads_work_and_writes_are_refused(
     assert (counts.visible, counts.in_flight, counts.delayed) == (stored, 0, 0)
     assert len(await store.peek(queue.queue_id, 10, NOW_MS)) == min(stored, 10)
     assert await store.oldest_sent_ms(queue.queue_id) == (NOW_MS if stored else None)
+    # The other stores on the same writer read too: topics, subscriptions, mappings, meta.
+    topics = SqliteTopicStore(store.writer)
+    assert await topics.list_topics(0, 10) == []
+    assert await topics.get_topic("none") is None
+    assert await topics.list_subscriptions(0, 10) == []
+    assert await SqliteMappingStore(store.writer).list_mappings() == []
+    assert await read_meta(store.writer, "nothing-here") is None
     with pytest.raises(ServiceUnavailable):
         await store.enqueue(queue, [_message("refused")], RETENTION_MS, NOW_MS)
     with pytest.raises(ServiceUnavailable):  # a receive claims: it is a write too

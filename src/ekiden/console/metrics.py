@@ -158,7 +158,7 @@ class MetricsExporter:
         healthy = Family(
             "ekiden_store_healthy",
             "gauge",
-            "1 while the store accepts writes; 0 after a failed commit (restart needed).",
+            "1 while the store accepts writes; 0 while it refuses them after a failed commit.",
         )
         healthy.add((), 1 if store.healthy else 0)
         return [commit, jobs, healthy]

@@ -263,7 +263,8 @@ class Store(Protocol):
     async def max_seq(self, queue_id: int) -> int: ...
 
     def healthy(self) -> bool:
-        """False once the store can no longer make changes durable (restart needed)."""
+        """False while the store cannot make changes durable (a full disk, a failed
+        fsync): writes are refused until it recovers by itself; reads still work."""
         ...
 
     async def receipt_key(self) -> bytes:

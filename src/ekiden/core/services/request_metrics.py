@@ -196,7 +196,8 @@ class StoreFigures:
     """The store's health and commit figures (the SQLite group-commit writer's).
 
     Attributes:
-        healthy: False once the store refuses writes (a failed commit; restart needed).
+        healthy: False while the store refuses writes (a failed commit; it recovers by
+            itself once a probe write succeeds).
         commit_duration_s: seconds per COMMIT (one fsync each).
         group_jobs: jobs (store calls) per committed group.
     """

@@ -88,7 +88,7 @@ class SqliteMappingStore:
             ).fetchall()
             return [_mapping_from_row(row) for row in rows]
 
-        result: list[EventSourceMapping] = await self._writer.submit(work)
+        result: list[EventSourceMapping] = await self._writer.submit(work, read=True)
         return result
 
 

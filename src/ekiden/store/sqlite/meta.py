@@ -15,7 +15,7 @@ async def read_meta(writer: GroupCommitWriter, name: str) -> bytes | None:
         row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    result: bytes | None = await writer.submit(work)
+    result: bytes | None = await writer.submit(work, read=True)
     return result
 
 

@@ -82,7 +82,7 @@ class SqliteTopicStore:
             ).fetchone()
             return None if row is None else _topic_from_row(row)
 
-        result: TopicRecord | None = await self._writer.submit(work)
+        result: TopicRecord | None = await self._writer.submit(work, read=True)
         return result
 
     async def list_topics(self, after_row_id: int, limit: int) -> list[TopicRecord]:
@@ -93,7 +93,7 @@ class SqliteTopicStore:
             ).fetchall()
             return [_topic_from_row(row) for row in rows]
 
-        result: list[TopicRecord] = await self._writer.submit(work)
+        result: list[TopicRecord] = await self._writer.submit(work, read=True)
         return result
 
     async def update_topic_attributes(self, topic_id: int, attributes: dict[str, str]) -> None:
@@ -178,7 +178,7 @@ class SqliteTopicStore:
             ).fetchone()
             return None if row is None else _subscription_from_row(row)
 
-        result: SubscriptionRecord | None = await self._writer.submit(work)
+        result: SubscriptionRecord | None = await self._writer.submit(work, read=True)
         return result
 
     async def list_subscriptions(
@@ -197,7 +197,7 @@ class SqliteTopicStore:
             rows = conn.execute(sql + " ORDER BY id LIMIT ?", args).fetchall()
             return [_subscription_from_row(row) for row in rows]
 
-        result: list[SubscriptionRecord] = await self._writer.submit(work)
+        result: list[SubscriptionRecord] = await self._writer.submit(work, read=True)
         return result
 
     async def set_subscription_attributes(self, arn: str, attributes: dict[str, str]) -> None:
