@@ -66,6 +66,7 @@ from ekiden.config.functions import (
     function_declarations,
     mapping_declarations,
 )
+from ekiden.config.limits import LimitsSettings, limits_settings
 from ekiden.config.values import (
     ConfigError,
     Invalid,
@@ -166,6 +167,7 @@ class Settings:
             function.
         runtime: the ``[runtime]`` section, ``EKIDEN_RUNTIME_*`` and ``--no-runtime``.
         auth: the ``[auth]`` section (:mod:`ekiden.config.auth`); file only.
+        limits: the ``[limits]`` section (:mod:`ekiden.config.limits`); file only.
     """
 
     host: str = "127.0.0.1"
@@ -185,6 +187,7 @@ class Settings:
     event_source_mappings: tuple[MappingDeclaration, ...] = ()
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
 
 
 # --- value conversion -----------------------------------------------------------------
@@ -399,6 +402,7 @@ _FILE_SECTIONS: Final = (
     "event_source_mappings",
     "runtime",
     "auth",
+    "limits",
 )
 
 
@@ -443,6 +447,8 @@ def _from_file(path: Path) -> tuple[dict[str, object], dict[str, object]]:
         )
     if "auth" in document:
         declared["auth"] = auth_settings(document["auth"], path)
+    if "limits" in document:
+        declared["limits"] = limits_settings(document["limits"], path)
     return values, declared
 
 

@@ -10,11 +10,20 @@
     access_key_id = "AKIDOPS"
     secret_access_key = "..."
     identity = "ops"          # optional; default: the access key id
+    account_id = "000000000000"   # optional; default: the server's account_id
+    allow = [                 # optional; default: everything in its own account
+      { actions = ["sqs:SendMessage", "sqs:Receive*"], resources = ["arn:aws:sqs:*:*:orders-*"] },
+    ]
 
 Mode ``none`` accepts every request unauthenticated; it is meant for local development.
 It is what a server gets with no ``[auth]`` section and no keys, and a server bound to
 an address other than loopback refuses to run in it unless ``ekiden serve --insecure``
 (:func:`insecure_refusal`). Mode ``sigv4`` needs at least one key.
+
+``allow`` rules use IAM's wildcards ``*`` and ``?``; actions are ``service:Action``
+(``sqs:``, ``sns:``, ``lambda:``), resources are ARN patterns. What a key may do beyond
+its rules, and what identities of other accounts may do, is granted by queue policies
+(see :mod:`ekiden.core.rules.access`).
 
 Only the file configures auth: secrets do not belong in flags (visible in ``ps``), and
 the keys are a list no environment variable carries well.
@@ -29,23 +38,46 @@ from typing import Final
 
 from ekiden.config.values import ConfigError, describe, unknown
 
-__all__ = ["AUTH_MODES", "AccessKey", "AuthSettings", "auth_settings", "insecure_refusal"]
+__all__ = [
+    "AUTH_MODES",
+    "AccessKey",
+    "AccessRule",
+    "AuthSettings",
+    "auth_settings",
+    "insecure_refusal",
+]
 
 AUTH_MODES: Final = ("none", "sigv4")
 
 _SECTION_KEYS: Final = ("mode", "protect_console", "keys")
-_KEY_KEYS: Final = ("access_key_id", "secret_access_key", "identity")
+_KEY_KEYS: Final = ("access_key_id", "secret_access_key", "identity", "account_id", "allow")
+_RULE_KEYS: Final = ("actions", "resources")
+_ACTION_SERVICES: Final = ("sqs", "sns", "lambda", "*")
 _LOOPBACK_NAMES: Final = ("localhost",)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """One ``allow`` entry: any of ``actions`` (``"sqs:SendMessage"``, ``"sns:*"``) on
+    any of ``resources`` (ARN patterns), with ``*`` and ``?`` wildcards."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class AccessKey:
     """One access key: its id, its secret and the identity requests signed with it act
-    as. The secret is left out of ``repr`` so that it never reaches a log."""
+    as. The secret is left out of ``repr`` so that it never reaches a log.
+
+    ``account_id`` is the account of the identity (``""``: the server's own);
+    ``allow`` its rules (``None``: everything within its own account)."""
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
     identity: str = ""
+    account_id: str = ""
+    allow: tuple[AccessRule, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.identity:
@@ -93,6 +125,7 @@ def _keys(raw: object, path: Path) -> tuple[AccessKey, ...]:
         )
     keys: list[AccessKey] = []
     seen: set[str] = set()
+    by_identity: dict[str, AccessKey] = {}
     for index, entry in enumerate(raw):
         where = f"auth.keys[{index}] in config file {path}"
         if not isinstance(entry, dict):
@@ -115,8 +148,64 @@ def _keys(raw: object, path: Path) -> tuple[AccessKey, ...]:
         identity = entry.get("identity", "")
         if identity != "":
             identity = _text(identity, f"{where}: identity")
-        keys.append(AccessKey(key_id, secret, identity))
+        account = entry.get("account_id", "")
+        if account != "" and (
+            not isinstance(account, str) or len(account) != 12 or not account.isdigit()
+        ):
+            raise ConfigError(f"{where}: account_id must be 12 digits, got {describe(account)}")
+        allow = _rules(entry["allow"], where) if "allow" in entry else None
+        key = AccessKey(key_id, secret, identity, account, allow)
+        other = by_identity.setdefault(key.identity, key)
+        if (other.account_id, other.allow) != (key.account_id, key.allow):
+            raise ConfigError(
+                f"{where}: identity {key.identity!r} is also used by access key "
+                f"{other.access_key_id!r} with another account_id or allow; keys that share "
+                "an identity must agree on them"
+            )
+        keys.append(key)
     return tuple(keys)
+
+
+def _patterns(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{where}: must be a non-empty array of strings, got {describe(raw)}")
+    return tuple(_text(item, where) for item in raw)
+
+
+def _rules(raw: object, where: str) -> tuple[AccessRule, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f"{where}: allow must be an array of tables "
+            f"({{ actions = [...], resources = [...] }}), got {describe(raw)}"
+        )
+    rules: list[AccessRule] = []
+    for index, rule in enumerate(raw):
+        at = f"{where}: allow[{index}]"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{at}: must be a table, got {describe(rule)}")
+        for name in rule:
+            if name not in _RULE_KEYS:
+                raise unknown("key", name, at, _RULE_KEYS)
+        for required in _RULE_KEYS:
+            if required not in rule:
+                raise ConfigError(f"{at}: {required} is required")
+        actions = _patterns(rule["actions"], f"{at} actions")
+        for action in actions:
+            service, colon, name = action.partition(":")
+            if action != "*" and (not colon or service.lower() not in _ACTION_SERVICES or not name):
+                raise ConfigError(
+                    f"{at} actions: {action!r} is not of the form service:Action "
+                    f"(service one of sqs, sns, lambda), e.g. 'sqs:SendMessage' or 'sns:*'"
+                )
+        resources = _patterns(rule["resources"], f"{at} resources")
+        for resource in resources:
+            if resource != "*" and not resource.startswith("arn:"):
+                raise ConfigError(
+                    f"{at} resources: {resource!r} is not an ARN pattern "
+                    "(e.g. 'arn:aws:sqs:*:*:orders-*' or '*')"
+                )
+        rules.append(AccessRule(actions, resources))
+    return tuple(rules)
 
 
 def auth_settings(raw: object, path: Path) -> AuthSettings:

@@ -189,6 +189,11 @@ class TooManyRequests(EkidenError):
     """A function is at its concurrency limit and the caller asked not to wait."""
 
 
+class Throttled(EkidenError):
+    """The caller sent more requests than its configured rate limit allows; it may
+    retry after a while (the ``[limits]`` section)."""
+
+
 # --- authentication (SigV4) ----------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 from time import perf_counter
 from typing import get_args
 
@@ -26,6 +27,8 @@ from ekiden.config.auth import insecure_refusal
 from ekiden.core.clock import Clock, SystemClock
 from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
+from ekiden.core.rules.access import Identity
+from ekiden.core.services.access import Authorizer
 from ekiden.core.services.broker import Broker, DeclaredQueue
 from ekiden.core.services.functions import FunctionsService
 from ekiden.core.services.request_metrics import RequestMetrics
@@ -45,6 +48,7 @@ from ekiden.server.functions import FunctionsWiring, start_functions
 from ekiden.server.http import HttpRequest, HttpResponse, HttpServer
 from ekiden.server.http_client import StreamHttpPoster
 from ekiden.server.signing import RsaEnvelopeSigner, load_signer
+from ekiden.server.throttle import RequestThrottle
 from ekiden.server.tls import server_context
 from ekiden.store.sqlite.outbox import SqliteOutboxStore
 from ekiden.store.sqlite.store import SqliteStore
@@ -125,17 +129,27 @@ class SqsApp:
         self.requests = RequestMetrics()
         self.console: ConsoleRoutes | None = None  # set once the server has started
         self.auth: Authenticator | None = None  # set in sigv4 mode, before listening
+        self.throttle: RequestThrottle | None = None  # set when [limits] rate-limits
+        self.authorizer = Authorizer(broker.account_id, broker.region)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         started = perf_counter()
+        principal: Identity | None = None  # who the handlers authorise; None: no checks
         if self.auth is not None:  # auth mode none costs this one test
             identity = self.auth.check(request)
             if isinstance(identity, HttpResponse):  # refused before anything is decoded
                 return identity
+            principal = self.auth.principal(identity)
+        if self.throttle is not None:  # no rate limit (the default) costs this one test
+            throttled = self.throttle.check(request, principal)
+            if throttled is not None:
+                return throttled
         target = request.headers.get("x-amz-target")
         if target is not None:
             # The hot path (every SDK of today speaks SQS's JSON protocol): no detour.
-            wire = await self.frontend.handle_json(target, request.body, self._context(request))
+            wire = await self.frontend.handle_json(
+                target, request.body, self._context(request, principal)
+            )
             action = target.rpartition(".")[2]
             known = action if action in SQS_HANDLERS else ""
             self.requests.observe("sqs", known, wire.status, perf_counter() - started)
@@ -144,7 +158,7 @@ class SqsApp:
             answer = await self.console.handle(request)
             if answer is not None:
                 return answer
-        protocol, action, response = await self._dispatch(request)
+        protocol, action, response = await self._dispatch(request, principal)
         if protocol:
             # Only actions the front ends serve become labels: a client must not be able
             # to mint new metric series by naming made-up actions.
@@ -152,7 +166,7 @@ class SqsApp:
             self.requests.observe(protocol, known, response.status, perf_counter() - started)
         return response
 
-    def _context(self, request: HttpRequest) -> RequestContext:
+    def _context(self, request: HttpRequest, principal: Identity | None = None) -> RequestContext:
         headers = request.headers
         host = headers.get("host")
         return RequestContext(
@@ -161,13 +175,17 @@ class SqsApp:
             sender_id=sender_id_of(headers.get("authorization", ""), self.account_id),
             request_id=new_request_id(),
             client_gone=request.closed,
+            identity=principal,
+            authorizer=self.authorizer if principal is not None else None,
         )
 
-    async def _dispatch(self, request: HttpRequest) -> tuple[str, str, HttpResponse]:
+    async def _dispatch(
+        self, request: HttpRequest, principal: Identity | None = None
+    ) -> tuple[str, str, HttpResponse]:
         """The answer, and the protocol and action it is counted under (``""`` for the
         health check and the signing certificate, which are not counted)."""
         headers = request.headers
-        ctx = self._context(request)
+        ctx = self._context(request, principal)
         if self.lambda_api is not None and request.path.startswith(LAMBDA_API_PREFIX):
             wire = await self.lambda_api.handle(
                 request.method,
@@ -176,6 +194,7 @@ class SqsApp:
                 headers,
                 request.body,
                 ctx.request_id,
+                None if principal is None else partial(self.authorizer.require, principal),
             )
             return "lambda", lambda_action(request.method, request.path), _http(wire)
         if request.method == "GET" and request.path == "/health" and not request.query:
@@ -267,8 +286,21 @@ async def start_server(settings: Settings, clock: Clock | None = None) -> Runnin
     )
     announce_mode(settings.auth)
     if settings.auth.enabled:
-        app.auth = Authenticator(settings.auth)
-    http = HttpServer(app, max_body_bytes=settings.max_body_bytes, logger=log, tls=tls)
+        app.auth = Authenticator(settings.auth, account_id=settings.account_id)
+    limits = settings.limits
+    if limits.rate_limited:
+        app.throttle = RequestThrottle(limits)
+    http = HttpServer(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        idle_timeout_s=limits.idle_timeout_s,
+        max_header_bytes=limits.max_header_bytes,
+        header_timeout_s=limits.header_timeout_s,
+        body_timeout_s=limits.body_timeout_s,
+        max_connections=limits.max_connections,
+        logger=log,
+        tls=tls,
+    )
     port = await http.start(settings.host, settings.port)
     app.default_base_url = f"{scheme}://{settings.host}:{port}"
     if broker.topics is not None:  # for the URLs of messages no request addresses

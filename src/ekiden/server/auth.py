@@ -34,6 +34,7 @@ import orjson
 from ekiden.config.auth import AuthSettings
 from ekiden.core.errors import EkidenError
 from ekiden.core.ids import new_request_id
+from ekiden.core.rules.access import AllowRule, Identity
 from ekiden.protocols.awslambda import errors as lambda_errors
 from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
 from ekiden.protocols.sns import errors as sns_errors
@@ -77,11 +78,29 @@ def announce_mode(auth: AuthSettings) -> None:
 class Authenticator:
     """Authenticates requests against the configured keys (``auth.mode == "sigv4"``).
 
-    ``now_s`` is the wall clock in seconds, injectable for tests.
+    ``now_s`` is the wall clock in seconds, injectable for tests; ``account_id`` is the
+    server's account, that of every key configured without one.
     """
 
-    def __init__(self, auth: AuthSettings, now_s: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        auth: AuthSettings,
+        now_s: Callable[[], float] = time.time,
+        account_id: str = "000000000000",
+    ) -> None:
         self._identities = {k.access_key_id: k.identity for k in auth.keys}
+        # identity name -> who it is for authorisation (the config makes keys that share
+        # an identity agree on its account and rules)
+        self._principals: dict[str, Identity] = {}
+        for key in auth.keys:
+            allow = (
+                None
+                if key.allow is None
+                else tuple(AllowRule(r.actions, r.resources) for r in key.allow)
+            )
+            self._principals.setdefault(
+                key.identity, Identity(key.identity, key.account_id or account_id, allow)
+            )
         self._secrets = {k.access_key_id: k.secret_access_key for k in auth.keys}
         self._protect_console = auth.protect_console
         self._verifier = SigV4Verifier(self._secrets, now_s)
@@ -105,6 +124,11 @@ class Authenticator:
             return self._sigv4(request)
         except EkidenError as error:
             return self._refuse(request, error)
+
+    def principal(self, identity: str) -> Identity | None:
+        """The :class:`Identity` (account, allow rules) of the identity name ``check``
+        returned; ``None`` for :data:`ANONYMOUS` (open routes are not authorised)."""
+        return self._principals.get(identity) if identity else None
 
     def _sigv4(self, request: HttpRequest) -> str:
         verified = self._verifier.verify(

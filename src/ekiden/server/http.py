@@ -21,9 +21,16 @@ Contract in brief:
   connection or while the transport's write buffer is above its high-water mark.
 * ``Expect: 100-continue`` is answered with ``100 Continue`` before the body is read.
 * A body larger than ``max_body_bytes`` gets ``413`` and the connection is closed;
-  malformed HTTP gets ``400`` and the connection is closed. In both cases the rest of
-  the input is read and discarded (not buffered) for a short while before the socket is
-  closed, so that the client sees the answer instead of a reset.
+  a request line + headers larger than ``max_header_bytes`` gets ``431``; a request
+  whose head does not arrive within ``header_timeout_s`` of its first byte, or whose
+  body does not arrive within ``body_timeout_s`` of its head, gets ``408`` (slow
+  clients, "slowloris"); malformed HTTP gets ``400``. Each closes the connection, after
+  reading and discarding (not buffering) the rest of the input for a short while, so
+  that the client sees the answer instead of a reset.
+* At most ``max_connections`` connections are served at once; one more gets an
+  immediate ``503`` (``ServiceUnavailable``, AWS JSON) and is closed the same way.
+  ``start`` raises the process's open-file limit towards what the cap needs, and warns
+  when it cannot (accept() then fails for lack of descriptors, which the loop survives).
 * A handler that raises gets ``500`` with ``{"__type":"InternalFailure",...}``.
 * A client that disconnects does not cancel its handlers: a handler may be in the
   middle of a durable write, and finishing it is simpler to reason about than
@@ -41,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import ssl
 import time
 from email.utils import formatdate
@@ -48,6 +56,7 @@ from functools import partial
 
 from ekiden.server.http_connection import (
     CANCEL_GRACE_S,
+    MAX_HEAD_BYTES,
     MAX_PIPELINED,
     NO_BODY_STATUSES,
     STATUS_LINES,
@@ -58,6 +67,7 @@ from ekiden.server.http_messages import Handler, HttpRequest, HttpResponse
 from ekiden.server.tls import HANDSHAKE_TIMEOUT_S
 
 __all__ = [
+    "MAX_HEAD_BYTES",
     "MAX_PIPELINED",
     "Handler",
     "HttpRequest",
@@ -69,9 +79,12 @@ __all__ = [
 class HttpServer:
     """An HTTP/1.1 server that answers every request with ``handler``.
 
-    ``max_body_bytes`` bounds a request body (413 above it). ``idle_timeout_s`` closes
-    keep-alive connections that have nothing pending and received nothing for that long
-    (checked about once a second, so it is approximate). ``tls`` (a server context, see
+    ``max_body_bytes`` bounds a request body (413 above it), ``max_header_bytes`` its
+    request line + headers (431). ``idle_timeout_s`` closes keep-alive connections that
+    have nothing pending and received nothing for that long; ``header_timeout_s`` and
+    ``body_timeout_s`` answer 408 to a request whose head or body is late (all checked
+    by a sweep about once a second, so they are approximate). ``max_connections`` caps
+    the connections served at once (503 above it). ``tls`` (a server context, see
     :func:`ekiden.server.tls.server_context`) makes the port speak HTTPS instead of
     HTTP; a client must complete its handshake within ``tls_handshake_timeout_s``. One
     instance serves one listening address; ``start`` may be called once.
@@ -83,6 +96,10 @@ class HttpServer:
         *,
         max_body_bytes: int = 8 * 1024 * 1024,
         idle_timeout_s: float = 75.0,
+        max_header_bytes: int = MAX_HEAD_BYTES,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 60.0,
+        max_connections: int = 10_000,
         logger: logging.Logger | None = None,
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
@@ -92,10 +109,16 @@ class HttpServer:
         self._tls_handshake_timeout_s = tls_handshake_timeout_s
         self._max_body_bytes = max_body_bytes
         self._idle_timeout_s = idle_timeout_s
+        self._max_header_bytes = max_header_bytes
+        self._header_timeout_s = header_timeout_s
+        self._body_timeout_s = body_timeout_s
+        self._max_connections = max_connections
         self._log = logger if logger is not None else _log
         self._server: asyncio.AbstractServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: set[HttpConnection] = set()
+        # Connections over the cap, answered 503 and closing: not counted against it.
+        self._overflow: set[HttpConnection] = set()
         # Strong references to handler tasks (the loop keeps only weak ones), also
         # what stop() cancels after the drain timeout.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,6 +155,7 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._now = loop.time()
+        self._ensure_descriptors()
         if self._tls is None:
             self._server = await loop.create_server(
                 partial(HttpConnection, self), host, port, backlog=2048, reuse_address=True
@@ -177,6 +201,8 @@ class HttpServer:
         for conn in list(self._connections):
             if conn._queue:
                 conn._force_close()
+        for conn in list(self._overflow):
+            conn._force_close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -226,7 +252,8 @@ class HttpServer:
     def _tick_interval(self) -> float:
         # Once a second keeps Date exact to the second; a short idle timeout (tests)
         # needs a finer sweep.
-        return max(0.05, min(1.0, self._idle_timeout_s / 2))
+        shortest = min(self._idle_timeout_s, self._header_timeout_s, self._body_timeout_s)
+        return max(0.05, min(1.0, shortest / 2))
 
     def _tick(self) -> None:
         loop = self._loop
@@ -234,9 +261,41 @@ class HttpServer:
         self._refresh_date()
         self._now = loop.time()
         deadline = self._now - self._idle_timeout_s
-        for conn in [c for c in self._connections if c._is_idle_since(deadline)]:
-            conn._close()
+        head_deadline = self._now - self._header_timeout_s
+        body_deadline = self._now - self._body_timeout_s
+        for conn in list(self._connections):
+            if conn._is_idle_since(deadline):
+                conn._close()
+            else:
+                conn._check_slow(head_deadline, body_deadline)
         self._tick_handle = loop.call_later(self._tick_interval(), self._tick)
+
+    def _ensure_descriptors(self) -> None:
+        """Raise the soft open-file limit towards ``max_connections`` plus room for the
+        store and the listener; warn when the hard limit is lower."""
+        wanted = self._max_connections + _SPARE_DESCRIPTORS
+        try:
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            if soft != resource.RLIM_INFINITY and soft < wanted:
+                ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+                if ceiling > soft:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+                    soft = ceiling
+        except (ValueError, OSError) as exc:  # not permitted in some sandboxes
+            self._log.debug("could not raise the open-file limit: %s", exc)
+            return
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            self._log.warning(
+                "max_connections is %d but the open-file limit is %d: connections beyond "
+                "about %d may be closed unanswered instead of getting 503",
+                self._max_connections,
+                soft,
+                max(0, soft - _SPARE_DESCRIPTORS),
+            )
+
+
+#: Descriptors kept for what is not a client connection (store, logs, listener, pipes).
+_SPARE_DESCRIPTORS = 256
 
 
 class _TlsConnection(HttpConnection):

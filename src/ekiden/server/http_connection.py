@@ -23,8 +23,9 @@ _log = logging.getLogger(__name__)
 #: real bound is this plus one read buffer's worth of requests.
 MAX_PIPELINED: Final = 32
 
-#: A request head (request line + headers) larger than this gets 431 and a close.
-#: llhttp itself has no limit, so without one a client could grow a header forever.
+#: A request head (request line + headers) larger than this gets 431 and a close, by
+#: default (``HttpServer(max_header_bytes=...)``). llhttp itself has no limit, so
+#: without one a client could grow a header forever.
 MAX_HEAD_BYTES: Final = 64 * 1024
 
 #: After a 400/413 the write side is shut down and input is discarded for this long
@@ -56,6 +57,16 @@ _HEADER_NAMES_MAX: Final = 512
 
 _INTERNAL_FAILURE_BODY: Final = (
     b'{"__type":"InternalFailure","message":"We encountered an internal error. Please try again."}'
+)
+
+# The answer of a connection over the server's cap. The protocol is unknown before a
+# request is read, so it is spelled as the other server-made errors: AWS JSON with the
+# Query code in x-amzn-query-error; SDKs retry a 503 whatever they make of the body.
+_OVER_CAPACITY: Final = HttpResponse(
+    503,
+    b'{"__type":"ServiceUnavailable","message":"Too many connections; try again later."}',
+    "application/x-amz-json-1.0",
+    [("x-amzn-query-error", "ServiceUnavailable;Receiver"), ("Retry-After", "1")],
 )
 
 
@@ -97,6 +108,7 @@ class HttpConnection(asyncio.Protocol):
         "_flush_scheduled",
         "_head_bytes",
         "_headers",
+        "_in_body",
         "_in_head",
         "_last_active",
         "_linger",
@@ -104,6 +116,7 @@ class HttpConnection(asyncio.Protocol):
         "_loop",
         "_no_more",
         "_parser",
+        "_phase_started",
         "_queue",
         "_reading_paused",
         "_server",
@@ -140,6 +153,9 @@ class HttpConnection(asyncio.Protocol):
         self._body_buf: bytearray | None = None
         self._body_size = 0
         self._in_head = False
+        self._in_body = False
+        # When the current head (or body) began to arrive: the slow-client deadlines.
+        self._phase_started = server._now
         self._head_bytes = 0
         self._chunk_len = 0
 
@@ -149,10 +165,17 @@ class HttpConnection(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance check.
         self._transport = cast(asyncio.Transport, transport)
         server = self._server
-        server._connections.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and peer:
             self._client_host = str(peer[0])
+        if len(server._connections) >= server._max_connections and not server._stopping:
+            # Over the cap: answer at once and close (lingering, so that the answer is
+            # not lost to a reset). Kept apart so that it does not count against the cap.
+            server._overflow.add(self)
+            server._log.debug("connection from %s over the cap: 503", self._client_host or "?")
+            self._reject(503, "", _OVER_CAPACITY)
+            return
+        server._connections.add(self)
         if server._stopping:
             # Accepted just before the listener closed: nothing is in flight here.
             self._no_more = True
@@ -168,6 +191,7 @@ class HttpConnection(asyncio.Protocol):
             self._linger_handle.cancel()
             self._linger_handle = None
         self._server._connections.discard(self)
+        self._server._overflow.discard(self)
 
     def data_received(self, data: bytes) -> None:
         if self._no_more:
@@ -202,7 +226,7 @@ class HttpConnection(asyncio.Protocol):
             # which the request began counts as 0 (see on_message_begin), so the memory
             # held is at most one read buffer plus MAX_HEAD_BYTES.
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
+            if self._head_bytes > self._server._max_header_bytes:
                 self._reject(431, "Request Header Fields Too Large")
 
     def eof_received(self) -> bool:
@@ -234,6 +258,7 @@ class HttpConnection(asyncio.Protocol):
         self._body_buf = None
         self._body_size = 0
         self._in_head = True
+        self._phase_started = self._server._now
         self._head_bytes = -self._chunk_len
 
     def on_url(self, url: bytes) -> None:
@@ -252,6 +277,8 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._in_body = True
+        self._phase_started = self._server._now
         headers = self._headers
         length = headers.get("content-length")
         if length is not None and int(length) > self._server._max_body_bytes:
@@ -276,6 +303,7 @@ class HttpConnection(asyncio.Protocol):
             self._body_buf += body
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         parser = self._parser
         server = self._server
         keep_alive: bool = parser.should_keep_alive()
@@ -424,18 +452,20 @@ class HttpConnection(asyncio.Protocol):
         slot.data = _CONTINUE
         self._queue.append(slot)
 
-    def _reject(self, status: int, message: str) -> None:
-        """Answer ``status`` after any earlier answers, then close with a lingering close."""
-        self._server._log.info(
-            "rejected a request from %s: %d %s", self._client_host or "?", status, message
-        )
+    def _reject(self, status: int, message: str, response: HttpResponse | None = None) -> None:
+        """Answer ``status`` (a plain-text ``message``, or ``response``) after any earlier
+        answers, then close with a lingering close."""
+        if response is None:
+            self._server._log.info(
+                "rejected a request from %s: %d %s", self._client_host or "?", status, message
+            )
+            response = HttpResponse(status, message.encode(), "text/plain; charset=utf-8")
         self._no_more = True
         self._linger = True
         self._in_head = False
+        self._in_body = False
         slot = _Slot(False, False, False)
-        slot.data = self._server._encode(
-            HttpResponse(status, message.encode(), "text/plain; charset=utf-8"), False, False
-        )
+        slot.data = self._server._encode(response, False, False)
         self._queue.append(slot)
         self._flush()
 
@@ -513,3 +543,17 @@ class HttpConnection(asyncio.Protocol):
 
     def _is_idle_since(self, deadline: float) -> bool:
         return not self._dead and not self._queue and self._last_active < deadline
+
+    def _check_slow(self, head_deadline: float, body_deadline: float) -> None:
+        """408 and close when a request's head began before ``head_deadline`` and is not
+        complete yet, or its body began before ``body_deadline`` (a slowloris).
+
+        Not while reading is paused: then the wait is ours, not the client's.
+        """
+        if self._no_more or self._reading_paused:
+            return
+        if (self._in_head and self._phase_started < head_deadline) or (
+            self._in_body and self._phase_started < body_deadline
+        ):
+            what = "headers" if self._in_head else "body"
+            self._reject(408, f"Request Timeout: the request {what} did not arrive in time")

@@ -59,6 +59,10 @@ UNSUPPORTED_MEDIA_TYPE = LambdaWireError("UnsupportedMediaTypeException", 415)
 THROTTLED = LambdaWireError(
     "TooManyRequestsException", 429, reason="ReservedFunctionConcurrentInvocationLimitExceeded"
 )
+CALLER_THROTTLED = LambdaWireError(
+    "TooManyRequestsException", 429, reason="CallerRateLimitExceeded"
+)
+"""A caller over its ``[limits]`` request rate (not a function's concurrency)."""
 QUOTA_EXCEEDED = LambdaWireError("ServiceQuotaExceededException", 402, "Message")
 UNKNOWN_OPERATION = LambdaWireError("UnknownOperationException", 404)
 ACCESS_DENIED = LambdaWireError("AccessDeniedException", 403, "Message")
@@ -115,6 +119,7 @@ CATALOG: dict[type[e.EkidenError], LambdaWireError] = {
     # functions
     e.ResourceConflict: CONFLICT,
     e.TooManyRequests: THROTTLED,
+    e.Throttled: CALLER_THROTTLED,
     # the broker itself
     e.AccessDenied: ACCESS_DENIED,
     e.MissingAuthenticationToken: MISSING_TOKEN,

@@ -13,6 +13,7 @@ traceback and answered as ServiceException (500). A client error never gets a 50
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 import orjson
@@ -87,13 +88,24 @@ class LambdaFrontend:
         headers: dict[str, str],
         body: bytes,
         request_id: str,
+        authorize: Callable[[str, str], object] | None = None,
     ) -> WireResponse:
         """Answer one request (``headers`` with lower-cased names, ``path`` and ``query``
-        still percent-encoded). Never raises."""
+        still percent-encoded). Never raises.
+
+        ``authorize(action, resource)`` (given when the request carries an identity) is
+        called with ``lambda:<Action>`` (``lambda:InvokeFunction`` for Invoke) and the
+        function's ARN (``...:function:*`` for operations naming no function) before
+        anything runs; the AccessDenied it raises is the answer."""
         operation = ""
         try:
             route = rq.route(method, path)
             operation = route.operation
+            if authorize is not None:
+                name = route.function_name
+                resource = name if name and name.startswith("arn:") else None
+                action = "InvokeFunction" if operation == "Invoke" else operation
+                authorize(f"lambda:{action}", resource or self.service.function_arn(name or "*"))
             return await self._dispatch(route, query, headers, body, request_id)
         except EkidenError as error:
             return self._error(operation, error, request_id)

@@ -88,6 +88,7 @@ CATALOG: dict[type[e.EkidenError], SnsWireError] = {
     e.MappingDoesNotExist: SnsWireError("NotFound", 404),
     e.ResourceConflict: _INVALID_PARAMETER,
     e.TooManyRequests: SnsWireError("Throttled", 429),
+    e.Throttled: SnsWireError("Throttled", 429),
     # --- the broker itself
     e.AccessDenied: SnsWireError("AuthorizationError", 403),
     # authentication: the common errors of every AWS Query API

@@ -1,6 +1,11 @@
 """One handler per SNS action: typed request (``shapes``) -> ``TopicService`` call ->
 typed result (``responses``).
 
+Authorisation (when the request carries an identity) checks the identity's allow rules
+against ``sns:<Action>`` on the topic ARN (a subscription's topic; ``arn:...:*`` for the
+account-wide lists) before anything changes. Topic ``Policy`` documents are not
+evaluated: SNS's default topic policy is all conditions, which ekiden does not evaluate.
+
 The handlers know nothing of the wire format: ``frontend`` decodes the form into the
 request and encodes what a handler returns. Wire-shaped values (tags as ``Tag`` lists,
 message attributes as ``MessageAttributeValue``) become domain values here.
@@ -40,6 +45,26 @@ from ekiden.protocols.sqs.operations import RequestContext
 Handler = Callable[[TopicService, RequestContext, Any], Awaitable[SnsResult | None]]
 
 
+def _authorize(ctx: RequestContext, action: str, arn: str | None) -> None:
+    """Check that the caller may perform the SNS ``action`` on the topic (or topic of the
+    subscription) ``arn``; ``None`` or a name-only value is checked as the topic of that
+    name. A no-op when the request carries no identity (auth mode none).
+
+    Raises:
+        AccessDenied: the caller's rules do not allow it; nothing has been changed.
+    """
+    identity, authorizer = ctx.identity, ctx.authorizer
+    if identity is None or authorizer is None:
+        return
+    if arn is None or not arn.startswith("arn:"):
+        resource = authorizer.topic_arn(arn or "*")
+    else:
+        parts = arn.split(":")
+        # a subscription ARN is its topic's ARN plus ":<id>"
+        resource = ":".join(parts[:6]) if parts[2:3] == ["sns"] else arn
+    authorizer.require(identity, f"sns:{action}", resource)
+
+
 def _tags(tags: list[s.Tag] | None) -> list[tuple[str, str]]:
     return [(tag.key, tag.value) for tag in tags or []]
 
@@ -68,6 +93,7 @@ def _summary(record: SubscriptionRecord) -> SubscriptionSummary:
 
 
 async def create_topic(t: TopicService, ctx: RequestContext, r: s.CreateTopicRequest) -> SnsResult:
+    _authorize(ctx, "CreateTopic", r.name)
     if r.data_protection_policy:
         raise InvalidParameterValue(
             "Invalid parameter: DataProtectionPolicy Reason: ekiden does not support message "
@@ -78,10 +104,12 @@ async def create_topic(t: TopicService, ctx: RequestContext, r: s.CreateTopicReq
 
 
 async def delete_topic(t: TopicService, ctx: RequestContext, r: s.DeleteTopicRequest) -> None:
+    _authorize(ctx, "DeleteTopic", r.topic_arn)
     await t.delete_topic(r.topic_arn)
 
 
 async def list_topics(t: TopicService, ctx: RequestContext, r: s.ListTopicsRequest) -> SnsResult:
+    _authorize(ctx, "ListTopics", None)
     page = await t.list_topics(r.next_token)
     return ListTopicsResult(page.arns, page.next_token)
 
@@ -89,12 +117,14 @@ async def list_topics(t: TopicService, ctx: RequestContext, r: s.ListTopicsReque
 async def get_topic_attributes(
     t: TopicService, ctx: RequestContext, r: s.GetTopicAttributesRequest
 ) -> SnsResult:
+    _authorize(ctx, "GetTopicAttributes", r.topic_arn)
     return GetTopicAttributesResult(t.get_topic_attributes(r.topic_arn))
 
 
 async def set_topic_attributes(
     t: TopicService, ctx: RequestContext, r: s.SetTopicAttributesRequest
 ) -> None:
+    _authorize(ctx, "SetTopicAttributes", r.topic_arn)
     await t.set_topic_attribute(r.topic_arn, r.attribute_name, r.attribute_value)
 
 
@@ -102,6 +132,7 @@ async def set_topic_attributes(
 
 
 async def subscribe(t: TopicService, ctx: RequestContext, r: s.SubscribeRequest) -> SnsResult:
+    _authorize(ctx, "Subscribe", r.topic_arn)
     arn = await t.subscribe(
         r.topic_arn,
         r.protocol,
@@ -116,17 +147,20 @@ async def subscribe(t: TopicService, ctx: RequestContext, r: s.SubscribeRequest)
 async def confirm_subscription(
     t: TopicService, ctx: RequestContext, r: s.ConfirmSubscriptionRequest
 ) -> SnsResult:
+    _authorize(ctx, "ConfirmSubscription", r.topic_arn)
     arn = await t.confirm_subscription(r.topic_arn, r.token, r.authenticate_on_unsubscribe)
     return ConfirmSubscriptionResult(arn)
 
 
 async def unsubscribe(t: TopicService, ctx: RequestContext, r: s.UnsubscribeRequest) -> None:
+    _authorize(ctx, "Unsubscribe", r.subscription_arn)
     await t.unsubscribe(r.subscription_arn)
 
 
 async def list_subscriptions(
     t: TopicService, ctx: RequestContext, r: s.ListSubscriptionsRequest
 ) -> SnsResult:
+    _authorize(ctx, "ListSubscriptions", None)
     page = await t.list_subscriptions(r.next_token)
     return ListSubscriptionsResult([_summary(x) for x in page.subscriptions], page.next_token)
 
@@ -134,6 +168,7 @@ async def list_subscriptions(
 async def list_subscriptions_by_topic(
     t: TopicService, ctx: RequestContext, r: s.ListSubscriptionsByTopicRequest
 ) -> SnsResult:
+    _authorize(ctx, "ListSubscriptionsByTopic", r.topic_arn)
     page = await t.list_subscriptions(r.next_token, r.topic_arn)
     return ListSubscriptionsByTopicResult(
         [_summary(x) for x in page.subscriptions], page.next_token
@@ -143,12 +178,14 @@ async def list_subscriptions_by_topic(
 async def get_subscription_attributes(
     t: TopicService, ctx: RequestContext, r: s.GetSubscriptionAttributesRequest
 ) -> SnsResult:
+    _authorize(ctx, "GetSubscriptionAttributes", r.subscription_arn)
     return GetSubscriptionAttributesResult(t.get_subscription_attributes(r.subscription_arn))
 
 
 async def set_subscription_attributes(
     t: TopicService, ctx: RequestContext, r: s.SetSubscriptionAttributesRequest
 ) -> None:
+    _authorize(ctx, "SetSubscriptionAttributes", r.subscription_arn)
     await t.set_subscription_attribute(r.subscription_arn, r.attribute_name, r.attribute_value)
 
 
@@ -156,6 +193,7 @@ async def set_subscription_attributes(
 
 
 async def publish(t: TopicService, ctx: RequestContext, r: s.PublishRequest) -> SnsResult:
+    _authorize(ctx, "Publish", r.topic_arn or r.target_arn)
     topic = t.publish_topic(r.topic_arn, r.target_arn, r.phone_number)
     receipt = await t.publish(
         topic,
@@ -175,6 +213,7 @@ async def publish(t: TopicService, ctx: RequestContext, r: s.PublishRequest) -> 
 async def publish_batch(
     t: TopicService, ctx: RequestContext, r: s.PublishBatchRequest
 ) -> SnsResult:
+    _authorize(ctx, "Publish", r.topic_arn)
     entries = [
         BatchEntry(
             entry.id,
@@ -211,16 +250,19 @@ def _failed(entry_id: str, error: EkidenError) -> BatchResultErrorEntry:
 
 
 async def tag_resource(t: TopicService, ctx: RequestContext, r: s.TagResourceRequest) -> None:
+    _authorize(ctx, "TagResource", r.resource_arn)
     await t.tag(r.resource_arn, _tags(r.tags))
 
 
 async def untag_resource(t: TopicService, ctx: RequestContext, r: s.UntagResourceRequest) -> None:
+    _authorize(ctx, "UntagResource", r.resource_arn)
     await t.untag(r.resource_arn, r.tag_keys)
 
 
 async def list_tags_for_resource(
     t: TopicService, ctx: RequestContext, r: s.ListTagsForResourceRequest
 ) -> SnsResult:
+    _authorize(ctx, "ListTagsForResource", r.resource_arn)
     return ListTagsForResourceResult(t.list_tags(r.resource_arn))
 
 

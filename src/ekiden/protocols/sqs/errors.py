@@ -119,6 +119,8 @@ CATALOG: dict[type[e.EkidenError], WireError] = {
         _CORAL + "InvalidParameterValueException", "InvalidParameterValue", 400
     ),
     e.TooManyRequests: WireError(_CORAL + "ThrottlingException", "Throttling", 400),
+    # The SQS model's RequestThrottled shape (every operation lists it); SDKs retry it.
+    e.Throttled: WireError(_SQS + "RequestThrottled", "RequestThrottled", 400),
     e.AccessDenied: WireError(_CORAL + "AccessDeniedException", "AccessDenied", 403),
     # Authentication: SQS's common errors; the JSON __type names the same code, so an SDK
     # that ignores x-amzn-query-error still sees it.

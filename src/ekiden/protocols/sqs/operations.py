@@ -15,6 +15,8 @@ from typing import Any
 from ekiden.core.errors import EkidenError, InvalidParameterValue, QueueDoesNotExist
 from ekiden.core.ids import queue_name_from_url
 from ekiden.core.messages import AttributeValue
+from ekiden.core.rules.access import Identity
+from ekiden.core.services.access import Authorizer
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.messages import (
     ReceivedMessage,
@@ -24,7 +26,7 @@ from ekiden.core.services.messages import (
     check_batch,
     check_batch_size,
 )
-from ekiden.core.services.move_tasks import encode_task_handle
+from ekiden.core.services.move_tasks import decode_task_handle, encode_task_handle
 from ekiden.core.storage import MoveTaskRecord
 from ekiden.protocols.sqs import shapes as s
 from ekiden.protocols.sqs.errors import wire_error
@@ -40,6 +42,10 @@ class RequestContext:
     sender_id: str
     request_id: str
     client_gone: asyncio.Future[None] | None = None  # completes if the client disconnects
+    # Who the request acts as, and the rules to check it against; both None when
+    # authentication is off (auth mode none) or the route is open: nothing is checked.
+    identity: Identity | None = None
+    authorizer: Authorizer | None = None
 
 
 Handler = Callable[[Broker, RequestContext, Any], Awaitable[Result]]
@@ -56,6 +62,48 @@ def _name(url: str) -> str:
     return name
 
 
+async def _queue(b: Broker, ctx: RequestContext, action: str, url: str) -> str:
+    """The name of the queue ``url`` addresses, once the caller may ``action`` on it.
+
+    Raises:
+        AccessDenied: the caller's rules and the queue's policy do not allow it.
+    """
+    name = _name(url)
+    if ctx.identity is not None:  # auth mode none costs this one test
+        await authorize(b, ctx, action, name)
+    return name
+
+
+async def authorize(b: Broker, ctx: RequestContext, action: str, name: str) -> None:
+    """Check that the caller of ``ctx`` may perform the SQS ``action`` (``"SendMessage"``)
+    on the queue ``name`` (which may not exist: its ARN is checked without a policy).
+
+    Raises:
+        AccessDenied: it may not; nothing has been changed.
+    """
+    identity, authorizer = ctx.identity, ctx.authorizer
+    if identity is None or authorizer is None:
+        return
+    try:
+        policy = (await b.queues.get(name)).record.attributes.get("Policy")
+    except QueueDoesNotExist:
+        policy = None
+    authorizer.require(identity, f"sqs:{action}", authorizer.queue_arn(name), policy)
+
+
+async def _authorize_arn(b: Broker, ctx: RequestContext, action: str, arn: str) -> None:
+    """:func:`authorize` for a queue named by its ARN (the queue's own ARN is checked,
+    with its policy, when it is one of ours; any other ARN as it is)."""
+    identity, authorizer = ctx.identity, ctx.authorizer
+    if identity is None or authorizer is None:
+        return
+    name = arn.rpartition(":")[2]
+    if arn == authorizer.queue_arn(name):
+        await authorize(b, ctx, action, name)
+    else:
+        authorizer.require(identity, f"sqs:{action}", arn)
+
+
 # --- queues ---------------------------------------------------------------------------
 
 
@@ -64,6 +112,8 @@ async def create_queue(b: Broker, ctx: RequestContext, r: s.CreateQueueRequest) 
         raise InvalidParameterValue(
             "Value for parameter QueueName is invalid. Reason: Must specify a queue name."
         )
+    if ctx.identity is not None:
+        await authorize(b, ctx, "CreateQueue", r.queue_name)
     queue = await b.queues.create(r.queue_name, r.attributes or {}, r.tags or {})
     return {"QueueUrl": queue_url(ctx, b, queue.name)}
 
@@ -71,16 +121,20 @@ async def create_queue(b: Broker, ctx: RequestContext, r: s.CreateQueueRequest) 
 async def get_queue_url(b: Broker, ctx: RequestContext, r: s.GetQueueUrlRequest) -> Result:
     if r.queue_owner_aws_account_id not in (None, b.account_id):
         raise QueueDoesNotExist()
+    if ctx.identity is not None:
+        await authorize(b, ctx, "GetQueueUrl", r.queue_name)
     queue = await b.queues.get(r.queue_name)
     return {"QueueUrl": queue_url(ctx, b, queue.name)}
 
 
 async def delete_queue(b: Broker, ctx: RequestContext, r: s.QueueUrlRequest) -> Result:
-    await b.queues.delete(_name(r.queue_url))
+    await b.queues.delete(await _queue(b, ctx, "DeleteQueue", r.queue_url))
     return None
 
 
 async def list_queues(b: Broker, ctx: RequestContext, r: s.ListQueuesRequest) -> Result:
+    if ctx.identity is not None:  # the resource is the queue the prefix names
+        await authorize(b, ctx, "ListQueues", r.queue_name_prefix or "")
     page = await b.queues.list_names(r.queue_name_prefix, r.max_results, r.next_token)
     result: dict[str, Any] = {}
     if page.items:
@@ -93,7 +147,9 @@ async def list_queues(b: Broker, ctx: RequestContext, r: s.ListQueuesRequest) ->
 async def list_dead_letter_source_queues(
     b: Broker, ctx: RequestContext, r: s.ListDeadLetterSourceQueuesRequest
 ) -> Result:
-    page = await b.queues.dead_letter_sources(_name(r.queue_url), r.max_results, r.next_token)
+    page = await b.queues.dead_letter_sources(
+        await _queue(b, ctx, "ListDeadLetterSourceQueues", r.queue_url), r.max_results, r.next_token
+    )
     result: dict[str, Any] = {"queueUrls": [queue_url(ctx, b, n) for n in page.items]}
     if page.next_token:
         result["NextToken"] = page.next_token
@@ -103,44 +159,50 @@ async def list_dead_letter_source_queues(
 async def get_queue_attributes(
     b: Broker, ctx: RequestContext, r: s.GetQueueAttributesRequest
 ) -> Result:
-    attributes = await b.queues.get_attributes(_name(r.queue_url), r.attribute_names or [])
+    attributes = await b.queues.get_attributes(
+        await _queue(b, ctx, "GetQueueAttributes", r.queue_url), r.attribute_names or []
+    )
     return {"Attributes": attributes} if attributes else {}
 
 
 async def set_queue_attributes(
     b: Broker, ctx: RequestContext, r: s.SetQueueAttributesRequest
 ) -> Result:
-    await b.queues.set_attributes(_name(r.queue_url), r.attributes)
+    await b.queues.set_attributes(
+        await _queue(b, ctx, "SetQueueAttributes", r.queue_url), r.attributes
+    )
     return None
 
 
 async def purge_queue(b: Broker, ctx: RequestContext, r: s.QueueUrlRequest) -> Result:
-    await b.queues.purge(_name(r.queue_url))
+    await b.queues.purge(await _queue(b, ctx, "PurgeQueue", r.queue_url))
     return None
 
 
 async def list_queue_tags(b: Broker, ctx: RequestContext, r: s.QueueUrlRequest) -> Result:
-    tags = await b.queues.list_tags(_name(r.queue_url))
+    tags = await b.queues.list_tags(await _queue(b, ctx, "ListQueueTags", r.queue_url))
     return {"Tags": tags} if tags else {}
 
 
 async def tag_queue(b: Broker, ctx: RequestContext, r: s.TagQueueRequest) -> Result:
-    await b.queues.tag(_name(r.queue_url), r.tags)
+    await b.queues.tag(await _queue(b, ctx, "TagQueue", r.queue_url), r.tags)
     return None
 
 
 async def untag_queue(b: Broker, ctx: RequestContext, r: s.UntagQueueRequest) -> Result:
-    await b.queues.untag(_name(r.queue_url), r.tag_keys)
+    await b.queues.untag(await _queue(b, ctx, "UntagQueue", r.queue_url), r.tag_keys)
     return None
 
 
 async def add_permission(b: Broker, ctx: RequestContext, r: s.AddPermissionRequest) -> Result:
-    await b.queues.add_permission(_name(r.queue_url), r.label, r.aws_account_ids, r.actions)
+    await b.queues.add_permission(
+        await _queue(b, ctx, "AddPermission", r.queue_url), r.label, r.aws_account_ids, r.actions
+    )
     return None
 
 
 async def remove_permission(b: Broker, ctx: RequestContext, r: s.RemovePermissionRequest) -> Result:
-    await b.queues.remove_permission(_name(r.queue_url), r.label)
+    await b.queues.remove_permission(await _queue(b, ctx, "RemovePermission", r.queue_url), r.label)
     return None
 
 
@@ -198,7 +260,9 @@ def _failure(entry_id: str, error: EkidenError) -> dict[str, Any]:
 
 
 async def send_message(b: Broker, ctx: RequestContext, r: s.SendMessageRequest) -> Result:
-    (outcome,) = await b.messages.send(_name(r.queue_url), [_send_entry(r)], ctx.sender_id)
+    (outcome,) = await b.messages.send(
+        await _queue(b, ctx, "SendMessage", r.queue_url), [_send_entry(r)], ctx.sender_id
+    )
     if isinstance(outcome, EkidenError):
         raise outcome
     return _send_result(outcome)
@@ -207,7 +271,7 @@ async def send_message(b: Broker, ctx: RequestContext, r: s.SendMessageRequest) 
 async def send_message_batch(
     b: Broker, ctx: RequestContext, r: s.SendMessageBatchRequest
 ) -> Result:
-    name = _name(r.queue_url)
+    name = await _queue(b, ctx, "SendMessage", r.queue_url)
     check_batch([entry.id for entry in r.entries], "SendMessageBatchRequestEntry")
     entries = [_send_entry(entry) for entry in r.entries]
     check_batch_size(entries)
@@ -260,12 +324,16 @@ async def receive_message(b: Broker, ctx: RequestContext, r: s.ReceiveMessageReq
         attempt_id=r.receive_request_attempt_id,
         abandoned=ctx.client_gone,
     )
-    messages = await b.messages.receive(_name(r.queue_url), options)
+    messages = await b.messages.receive(
+        await _queue(b, ctx, "ReceiveMessage", r.queue_url), options
+    )
     return {"Messages": [_message(m) for m in messages]} if messages else {}
 
 
 async def delete_message(b: Broker, ctx: RequestContext, r: s.DeleteMessageRequest) -> Result:
-    (outcome,) = await b.messages.delete(_name(r.queue_url), [r.receipt_handle])
+    (outcome,) = await b.messages.delete(
+        await _queue(b, ctx, "DeleteMessage", r.queue_url), [r.receipt_handle]
+    )
     if outcome is not None:
         raise outcome
     return None
@@ -274,7 +342,7 @@ async def delete_message(b: Broker, ctx: RequestContext, r: s.DeleteMessageReque
 async def delete_message_batch(
     b: Broker, ctx: RequestContext, r: s.DeleteMessageBatchRequest
 ) -> Result:
-    name = _name(r.queue_url)
+    name = await _queue(b, ctx, "DeleteMessage", r.queue_url)
     check_batch([entry.id for entry in r.entries], "DeleteMessageBatchRequestEntry")
     outcomes = await b.messages.delete(name, [entry.receipt_handle for entry in r.entries])
     return _batch_result([entry.id for entry in r.entries], outcomes)
@@ -284,7 +352,8 @@ async def change_message_visibility(
     b: Broker, ctx: RequestContext, r: s.ChangeMessageVisibilityRequest
 ) -> Result:
     (outcome,) = await b.messages.change_visibility(
-        _name(r.queue_url), [(r.receipt_handle, r.visibility_timeout)]
+        await _queue(b, ctx, "ChangeMessageVisibility", r.queue_url),
+        [(r.receipt_handle, r.visibility_timeout)],
     )
     if outcome is not None:
         raise outcome
@@ -294,7 +363,7 @@ async def change_message_visibility(
 async def change_message_visibility_batch(
     b: Broker, ctx: RequestContext, r: s.ChangeMessageVisibilityBatchRequest
 ) -> Result:
-    name = _name(r.queue_url)
+    name = await _queue(b, ctx, "ChangeMessageVisibility", r.queue_url)
     check_batch([entry.id for entry in r.entries], "ChangeMessageVisibilityBatchRequestEntry")
     outcomes = await b.messages.change_visibility(
         name, [(entry.receipt_handle, entry.visibility_timeout or 0) for entry in r.entries]
@@ -318,6 +387,8 @@ def _batch_result(ids: list[str], outcomes: list[EkidenError | None]) -> dict[st
 async def start_message_move_task(
     b: Broker, ctx: RequestContext, r: s.StartMessageMoveTaskRequest
 ) -> Result:
+    if ctx.identity is not None:
+        await _authorize_arn(b, ctx, "StartMessageMoveTask", r.source_arn)
     task = await b.move_tasks.start(
         r.source_arn, r.destination_arn, r.max_number_of_messages_per_second
     )
@@ -327,6 +398,10 @@ async def start_message_move_task(
 async def cancel_message_move_task(
     b: Broker, ctx: RequestContext, r: s.CancelMessageMoveTaskRequest
 ) -> Result:
+    if ctx.identity is not None:
+        decoded = decode_task_handle(r.task_handle)
+        if decoded is not None:  # an undecodable handle is refused by the service
+            await _authorize_arn(b, ctx, "CancelMessageMoveTask", decoded[1])
     task = await b.move_tasks.cancel(r.task_handle)
     return {"ApproximateNumberOfMessagesMoved": task.moved}
 
@@ -353,6 +428,8 @@ def _task_entry(task: MoveTaskRecord) -> dict[str, Any]:
 async def list_message_move_tasks(
     b: Broker, ctx: RequestContext, r: s.ListMessageMoveTasksRequest
 ) -> Result:
+    if ctx.identity is not None:
+        await _authorize_arn(b, ctx, "ListMessageMoveTasks", r.source_arn)
     tasks = await b.move_tasks.list(r.source_arn, r.max_results)
     return {"Results": [_task_entry(task) for task in tasks]}
 
