@@ -103,11 +103,8 @@ class FunctionsWiring:
         if not settings.runtime.enabled:
             log.info("functions: the runtime is off (--no-runtime); Invoke and SNS still run")
             return
-        # With auth on, the runtime signs as the first configured key, like any client.
-        keys = settings.auth.keys if settings.auth.enabled else ()
-        credentials = None
-        if keys:
-            credentials = Credentials(keys[0].access_key_id, keys[0].secret_access_key)
+        # With auth on, the runtime signs like any client (see runtime_credentials).
+        credentials = runtime_credentials(settings)
         self.sqs = SqsClient(
             endpoint, region=settings.region, ca_file=ca_file, credentials=credentials
         )
@@ -166,3 +163,24 @@ async def start_functions(
     await service.start(declared_mappings(settings))
     broker.use_functions(service)
     return FunctionsWiring(settings, service)
+
+
+def runtime_credentials(settings: Settings) -> Credentials | None:
+    """The key the in-process runtime signs its loopback requests with: the first key
+    with no ``allow`` rules of the server's own account (it may do everything the
+    runtime needs), else the first key, with a warning that a restricted key may get
+    the runtime's receives and deletes refused. ``None`` when auth is off."""
+    if not settings.auth.enabled or not settings.auth.keys:
+        return None
+    keys = settings.auth.keys
+    own = (settings.account_id, "")
+    chosen = next((k for k in keys if k.allow is None and k.account_id in own), None)
+    if chosen is None:
+        chosen = keys[0]
+        log.warning(
+            "functions: no unrestricted key of account %s is configured; the runtime signs "
+            "with %s, whose rules may refuse its ReceiveMessage/DeleteMessageBatch calls",
+            settings.account_id,
+            chosen.access_key_id,
+        )
+    return Credentials(chosen.access_key_id, chosen.secret_access_key)
