@@ -17,6 +17,9 @@ What needs what (in ``sigv4`` mode; in ``none`` mode no Authenticator exists):
   (receivers fetch it to verify messages), and an unsigned SNS ``ConfirmSubscription`` or
   ``Unsubscribe`` GET: the SubscribeURL and UnsubscribeURL that SNS hands to endpoints
   work without credentials on AWS too (their token / subscription ARN is the secret).
+  These are open only in exactly that shape: never with ``X-Amz-Target`` (which the app
+  hands to the SQS JSON API whatever the path), never under the Lambda API, the health
+  check and certificate only without a query, the console only on the paths it answers.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ from ekiden.protocols.sns.frontend import is_sns_request
 from ekiden.protocols.sqs import errors as sqs_errors
 from ekiden.protocols.wire.query import parse_form
 from ekiden.protocols.wire.xml import encode_query_error
-from ekiden.server.console import CONSOLE_PATHS
 from ekiden.server.http_messages import HttpRequest, HttpResponse
 from ekiden.server.sigv4_verify import SignedRequest, SigV4Verifier
 
@@ -109,17 +111,28 @@ class Authenticator:
         """The identity ``request`` acts as (:data:`ANONYMOUS` for open routes), or the
         refusal to answer it with."""
         path = request.path
-        if path.startswith(CONSOLE_PATHS):
+        # An open route is open only in the exact shape the route handler answers: the
+        # app sends any request with X-Amz-Target to the SQS JSON API, and any path the
+        # console or the open routes do not answer on to the Query APIs, so a looser test
+        # here would let an unsigned request reach them (e.g. GET /health carrying
+        # X-Amz-Target, or GET /consoleX?Action=DeleteQueue).
+        if "x-amz-target" in request.headers or path.startswith(LAMBDA_API_PREFIX):
+            return self._checked(request)
+        if _is_console_route(path):
             if not self._protect_console:
                 return ANONYMOUS
             return self._console(request)
         if request.method == "GET":
-            if (path == "/health" and not request.query) or (
-                _CERT_PREFIX in path and path.endswith(".pem")
+            if not request.query and (
+                path == "/health" or (_CERT_PREFIX in path and path.endswith(".pem"))
             ):
+                # Without a query a GET that is neither answers nothing but an error.
                 return ANONYMOUS
             if _is_open_sns_get(request):
                 return ANONYMOUS
+        return self._checked(request)
+
+    def _checked(self, request: HttpRequest) -> str | HttpResponse:
         try:
             return self._sigv4(request)
         except EkidenError as error:
@@ -215,6 +228,11 @@ def _params(request: HttpRequest) -> dict[str, str]:
     except EkidenError:
         return {}
     return params
+
+
+def _is_console_route(path: str) -> bool:
+    """Whether the console answers ``path`` itself (never handing it on to the APIs)."""
+    return path in ("/metrics", "/console") or path.startswith("/console/")
 
 
 def _is_open_sns_get(request: HttpRequest) -> bool:

@@ -15,7 +15,8 @@ sorted by name, then value (``X-Amz-Signature`` left out); each signed header is
 lower-cased with its value trimmed and inner whitespace runs collapsed. The payload hash
 is ``x-amz-content-sha256`` when given (it must be the body's SHA-256; the literal
 ``UNSIGNED-PAYLOAD`` is accepted only in presigned URLs), else the body's SHA-256; a
-presigned URL signed with ``UNSIGNED-PAYLOAD`` and no such parameter verifies too.
+presigned URL signed with ``UNSIGNED-PAYLOAD`` and no such parameter verifies too, but
+only without a body (the signature would not cover it).
 
 Time: a header-form signature is valid within 5 minutes either side of its date (AWS:
 ``SignatureDoesNotMatch`` "Signature expired" / "Signature not yet current"); a
@@ -392,5 +393,13 @@ class SigV4Verifier:
             )
             expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
             if hmac.compare_digest(expected, parts.signature):
+                if payload_hash == UNSIGNED_PAYLOAD and request.body:
+                    # The signature does not cover this body: whoever holds a presigned
+                    # URL could attach any body (with an X-Amz-Target header, any SQS
+                    # JSON action) and act as its signer. Presigned URLs carry their
+                    # parameters in the query; a body needs a header-form signature.
+                    raise SignatureDoesNotMatch(
+                        "A request presigned with UNSIGNED-PAYLOAD may not carry a body."
+                    )
                 return Verified(parts.access_key_id, parts.region, parts.service, presigned)
         raise SignatureDoesNotMatch(_SIGNATURE_MISMATCH)
