@@ -22,6 +22,8 @@ from functools import partial
 from time import perf_counter
 from typing import get_args
 
+import orjson
+
 from ekiden.config import Settings
 from ekiden.config.auth import insecure_refusal
 from ekiden.core.clock import Clock, SystemClock
@@ -155,6 +157,8 @@ class SqsApp:
             self.requests.observe("sqs", known, wire.status, perf_counter() - started)
             return HttpResponse(wire.status, wire.body, wire.content_type, wire.headers)
         if self.console is not None and request.path.startswith(CONSOLE_PATHS):
+            if principal is not None and not self._may_administer(principal):
+                return _console_denied(principal)
             answer = await self.console.handle(request)
             if answer is not None:
                 return answer
@@ -165,6 +169,11 @@ class SqsApp:
             known = action if action in _KNOWN_ACTIONS[protocol] else ""
             self.requests.observe(protocol, known, response.status, perf_counter() - started)
         return response
+
+    def _may_administer(self, principal: Identity) -> bool:
+        """The console and /metrics act on everything without per-action checks: only
+        keys of this account with no ``allow`` rules may use them."""
+        return principal.allow is None and principal.account_id == self.account_id
 
     def _context(self, request: HttpRequest, principal: Identity | None = None) -> RequestContext:
         headers = request.headers
@@ -177,6 +186,7 @@ class SqsApp:
             client_gone=request.closed,
             identity=principal,
             authorizer=self.authorizer if principal is not None else None,
+            anonymous=self.auth is not None and principal is None,
         )
 
     async def _dispatch(
@@ -222,6 +232,16 @@ class SqsApp:
             return "sns", action, _http(await self.sns.handle_query(params, ctx))
         wire = await self.frontend.handle_query(params, request.path, ctx)
         return "sqs", action, _http(wire)
+
+
+def _console_denied(principal: Identity) -> HttpResponse:
+    message = (
+        f"User: {principal.arn} is not authorized to use the console or the metrics "
+        "(only keys of this account without allow rules are)"
+    )
+    log.warning("refused console access: %s", message)
+    body = orjson.dumps({"error": {"code": "AccessDenied", "message": message}})
+    return HttpResponse(403, body, "application/json")
 
 
 def lambda_action(method: str, path: str) -> str:

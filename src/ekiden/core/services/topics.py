@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from ekiden.core.clock import Clock
 from ekiden.core.errors import (
+    AccessDenied,
     EkidenError,
     InvalidParameterValue,
     ResourceNotFound,
@@ -372,15 +373,21 @@ class TopicService(TopicCatalog):
                 found.record.authenticated = authenticated
             return found.arn
 
-    async def unsubscribe(self, arn: str, base_url: str | None = None) -> None:
+    async def unsubscribe(
+        self, arn: str, base_url: str | None = None, *, anonymous: bool = False
+    ) -> None:
         """Unsubscribe; idempotent (a subscription already gone is not an error). A
         confirmed HTTP/S subscription is sent an UnsubscribeConfirmation (its SubscribeURL under
-        ``base_url``, or ``self.base_url``), in the transaction that deletes it."""
+        ``base_url``, or ``self.base_url``), in the transaction that deletes it. An
+        ``anonymous`` (unsigned, auth on) request may remove only a subscription whose
+        confirmation did not ask for authentication, as in SNS."""
         async with self._config_lock:
             parse_subscription_arn(arn)
             subscription = self._subscriptions.get(arn)
             if subscription is None:
                 return
+            if anonymous and subscription.record.authenticated:
+                raise AccessDenied("This subscription requires an authenticated Unsubscribe.")
             now_ms = self.clock.now_ms()
             farewell = None
             topic = self._by_id.get(subscription.record.topic_id)

@@ -148,13 +148,15 @@ async def confirm_subscription(
     t: TopicService, ctx: RequestContext, r: s.ConfirmSubscriptionRequest
 ) -> SnsResult:
     _authorize(ctx, "ConfirmSubscription", r.topic_arn)
-    arn = await t.confirm_subscription(r.topic_arn, r.token, r.authenticate_on_unsubscribe)
+    # AuthenticateOnUnsubscribe is honoured only on a signed request, as in SNS.
+    protect = None if ctx.anonymous else r.authenticate_on_unsubscribe
+    arn = await t.confirm_subscription(r.topic_arn, r.token, protect)
     return ConfirmSubscriptionResult(arn)
 
 
 async def unsubscribe(t: TopicService, ctx: RequestContext, r: s.UnsubscribeRequest) -> None:
     _authorize(ctx, "Unsubscribe", r.subscription_arn)
-    await t.unsubscribe(r.subscription_arn)
+    await t.unsubscribe(r.subscription_arn, anonymous=ctx.anonymous)
 
 
 async def list_subscriptions(

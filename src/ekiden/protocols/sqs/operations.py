@@ -46,6 +46,9 @@ class RequestContext:
     # authentication is off (auth mode none) or the route is open: nothing is checked.
     identity: Identity | None = None
     authorizer: Authorizer | None = None
+    # An unsigned request on an open route while authentication is on (an SNS
+    # SubscribeURL / UnsubscribeURL followed): what it may do is narrower.
+    anonymous: bool = False
 
 
 Handler = Callable[[Broker, RequestContext, Any], Awaitable[Result]]
