@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from ekiden.store.sqlite.meta import read_meta
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
+from tests.support.small_disk import small_tmpfs
 
 NOW_MS = 1_700_000_000_000
 RETENTION_MS = 3_600_000
@@ -221,19 +221,8 @@ def test_a_failed_fsync_is_not_acknowledged_and_the_store_reopens_before_writing
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs mounted for this test (skipped where mounting is not allowed)."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path, "4m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_full_filesystem_refuses_writes_and_the_store_recovers_when_space_returns(

@@ -10,7 +10,6 @@ refused one.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.clients import sqs_client
 from tests.support.server import EkidenProcess
+from tests.support.small_disk import small_tmpfs
 
 HEADROOM_BYTES = 600 * 1024  # left free by the filler: the server fills the rest itself
 BODY_BYTES = 64 * 1024
@@ -30,19 +30,8 @@ BODY_BYTES = 64 * 1024
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs mounted for this test."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path, "8m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def _store_healthy_gauge(endpoint: str) -> str:
