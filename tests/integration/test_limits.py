@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import botocore.config
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from tests.support.clients import sqs_client
@@ -205,3 +206,19 @@ def test_connections_over_the_cap_get_503_and_the_server_survives(strict: Ekiden
     while _health(strict) != 200:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_throttled_requests_are_counted_in_the_metrics(limited: EkidenProcess) -> None:
+    wait_for_tokens()
+    first_throttle(client(limited, "sqs").list_queues)
+    wait_for_tokens()  # the scrape itself is rate-limited too
+    scrape = requests.get(
+        f"{limited.endpoint}/metrics", auth=("AKIDEKIDENTEST", KEYS["AKIDEKIDENTEST"]), timeout=10
+    )
+    assert scrape.status_code == 200, scrape.text
+    (line,) = [
+        line
+        for line in scrape.text.splitlines()
+        if line.startswith("ekiden_requests_throttled_total ")
+    ]
+    assert float(line.split()[1]) >= 1

@@ -139,7 +139,13 @@ class MetricsExporter:
             for outcome, count in zip(OUTCOMES, counts, strict=True):
                 total.add((*labels, ("outcome", outcome)), count)
             duration.add_histogram(labels, action.duration_s)
-        return [total, duration]
+        throttled = Family(
+            "ekiden_requests_throttled_total",
+            "counter",
+            "Requests refused by the per-identity rate limit ([limits]).",
+        )
+        throttled.add((), self.requests.throttled)
+        return [total, duration, throttled]
 
     def _store_families(self) -> list[Family]:
         store = self.store_figures()

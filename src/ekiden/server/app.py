@@ -145,6 +145,7 @@ class SqsApp:
         if self.throttle is not None:  # no rate limit (the default) costs this one test
             throttled = self.throttle.check(request, principal)
             if throttled is not None:
+                self.requests.throttled += 1
                 return throttled
         target = request.headers.get("x-amz-target")
         if target is not None:

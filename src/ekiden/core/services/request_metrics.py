@@ -151,6 +151,7 @@ class RequestMetrics:
     def __init__(self, max_actions: int = MAX_ACTIONS) -> None:
         self._max_actions = max_actions
         self._actions: dict[tuple[str, str], _Action] = {}
+        self.throttled = 0  # requests refused by the per-identity rate limit
 
     def observe(self, protocol: str, action: str, status: int, seconds: float) -> None:
         """Record one answered request.
