@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ekiden.core.clock import FakeClock
 from ekiden.core.errors import MalformedRequest
-from ekiden.core.functions import FunctionSpec, InvokeResult
+from ekiden.core.functions import FunctionSpec
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.functions import FunctionsService
 from ekiden.protocols.awslambda.frontend import LambdaFrontend
@@ -37,26 +37,12 @@ from ekiden.store.sqlite.mappings import SqliteMappingStore
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
 from tests.fuzz.shapes import junk, odd_text, params_for, to_form
+from tests.support.invokers import RecordingInvoker
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 BASE_URL = "http://localhost:4566"
 T = TypeVar("T")
-
-
-class NullInvoker:
-    """Stands for the worker pool: every invocation returns ``null`` at once."""
-
-    async def invoke(
-        self,
-        function: FunctionSpec,
-        payload: bytes,
-        *,
-        request_id: str | None = None,
-        client_context: str | None = None,
-        wait_for_capacity: bool = True,
-    ) -> InvokeResult:
-        return InvokeResult(request_id or "r", b"null")
 
 
 @dataclass
@@ -101,7 +87,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             REGION,
         )
         await service.start()
-        service.invoker = NullInvoker()
+        service.invoker = RecordingInvoker()
         strings = (
             f"{BASE_URL}/{ACCOUNT}/fuzz",
             f"{BASE_URL}/{ACCOUNT}/fuzz.fifo",

@@ -28,10 +28,17 @@ from ekiden.core.services.messages import ReceiveOptions
 from ekiden.store.sqlite.mappings import SqliteMappingStore
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
+from tests.support.invokers import RecordingInvoker
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 WORKER = FunctionSpec("worker", "app:handle", timeout_s=20, description="does work")
+
+
+def echo(payload: bytes, request_id: str | None) -> InvokeResult:
+    """The handler returned the event it got, wrapped."""
+    answer = json.dumps({"echo": json.loads(payload)}).encode()
+    return InvokeResult("req-1", answer, log_tail="START\nREPORT\n")
 
 
 class Figures:
@@ -48,32 +55,12 @@ class Figures:
         return self.mappings
 
 
-class Invoker:
-    """Answers every invocation with the payload it got, wrapped."""
-
-    def __init__(self) -> None:
-        self.calls: list[bytes] = []
-
-    async def invoke(
-        self,
-        function: FunctionSpec,
-        payload: bytes,
-        *,
-        request_id: str | None = None,
-        client_context: str | None = None,
-        wait_for_capacity: bool = True,
-    ) -> InvokeResult:
-        self.calls.append(payload)
-        answer = json.dumps({"echo": json.loads(payload)}).encode()
-        return InvokeResult("req-1", answer, log_tail="START\nREPORT\n")
-
-
 class World:
     def __init__(self, location: Path) -> None:
         self.location = location
         self.clock = FakeClock()
         self.figures = Figures()
-        self.invoker = Invoker()
+        self.invoker = RecordingInvoker(echo)
 
     async def open(self) -> World:
         self.store = await SqliteStore.open(self.location)

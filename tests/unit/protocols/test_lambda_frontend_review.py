@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from ekiden.core.clock import FakeClock
-from ekiden.core.functions import FunctionSpec, InvokeResult
+from ekiden.core.functions import FunctionSpec
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.function_invoke import MAX_ASYNC_PAYLOAD_BYTES
 from ekiden.core.services.functions import FunctionsService
@@ -26,30 +26,12 @@ from ekiden.protocols.awslambda.frontend import LambdaFrontend
 from ekiden.protocols.sqs.frontend import WireResponse
 from ekiden.store.sqlite.mappings import SqliteMappingStore
 from ekiden.store.sqlite.store import SqliteStore
+from tests.support.invokers import RecordingInvoker
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 FUNCTIONS = tuple(FunctionSpec(f"fn-{i:03d}", "app:handle") for i in range(60))
 INVOKE_PATH = "/2015-03-31/functions/fn-000/invocations"
-
-
-class RecordingInvoker:
-    """Returns ``null`` for every call and records the payloads it was given."""
-
-    def __init__(self) -> None:
-        self.payloads: list[bytes] = []
-
-    async def invoke(
-        self,
-        function: FunctionSpec,
-        payload: bytes,
-        *,
-        request_id: str | None = None,
-        client_context: str | None = None,
-        wait_for_capacity: bool = True,
-    ) -> InvokeResult:
-        self.payloads.append(payload)
-        return InvokeResult(request_id or "r", b"null")
 
 
 class Api:
