@@ -20,34 +20,19 @@ from typing import Any
 import pytest
 
 from ekiden.core.errors import ServiceUnavailable
-from ekiden.core.ids import new_message_id
-from ekiden.core.messages import md5_of_body
-from ekiden.core.storage import ClaimRequest, NewMessage, QueueRecord
+from ekiden.core.storage import ClaimRequest, QueueRecord
 from ekiden.store.sqlite.health import open_connection
 from ekiden.store.sqlite.mappings import SqliteMappingStore
 from ekiden.store.sqlite.meta import read_meta
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
+from tests.contract.test_store_contract import new_message
 from tests.support.small_disk import small_tmpfs
 
 NOW_MS = 1_700_000_000_000
 RETENTION_MS = 3_600_000
 FAST_PROBES_S = (0.05, 0.2)  # the store's own are 1 s backing off to 10 s
-
-
-def _message(body: str) -> NewMessage:
-    return NewMessage(
-        message_id=new_message_id(),
-        body=body,
-        attributes={},
-        system_attributes={},
-        md5_of_body=md5_of_body(body),
-        md5_of_attributes=None,
-        md5_of_system_attributes=None,
-        sender_id="AKIDDISKFULL",
-        delay_s=0,
-    )
 
 
 async def _send_until_refused(
@@ -59,7 +44,7 @@ async def _send_until_refused(
     for n in range(limit):
         body = f"{n:06d}" + "x" * (size - 6)
         try:
-            await store.enqueue(queue, [_message(body)], RETENTION_MS, NOW_MS)
+            await store.enqueue(queue, [new_message(body)], RETENTION_MS, NOW_MS)
         except ServiceUnavailable:
             return acknowledged
         acknowledged.append(body)
@@ -103,7 +88,7 @@ async def _assert_reads_work_and_writes_are_refused(
     assert await SqliteMappingStore(store.writer).list_mappings() == []
     assert await read_meta(store.writer, "nothing-here") is None
     with pytest.raises(ServiceUnavailable):
-        await store.enqueue(queue, [_message("refused")], RETENTION_MS, NOW_MS)
+        await store.enqueue(queue, [new_message("refused")], RETENTION_MS, NOW_MS)
     with pytest.raises(ServiceUnavailable):  # a receive claims: it is a write too
         await store.claim(ClaimRequest(queue.queue_id, False, 1, 30_000, NOW_MS))
     with pytest.raises(ServiceUnavailable):
@@ -134,12 +119,12 @@ def test_a_database_at_its_size_limit_refuses_writes_serves_reads_and_recovers(
             assert acknowledged, "the limit left no room for even one message"
             for _ in range(20):  # many refusals, one log line (checked below)
                 with pytest.raises(ServiceUnavailable):
-                    await store.enqueue(queue, [_message("refused")], RETENTION_MS, NOW_MS)
+                    await store.enqueue(queue, [new_message("refused")], RETENTION_MS, NOW_MS)
             await asyncio.sleep(0.5)  # several failed probes: still refusing
             await _assert_reads_work_and_writes_are_refused(store, queue, len(acknowledged))
             await _set_max_page_count(store, 1_000_000)  # space returns
             await _wait_healthy(store)
-            (after,) = await store.enqueue(queue, [_message("after")], RETENTION_MS, NOW_MS)
+            (after,) = await store.enqueue(queue, [new_message("after")], RETENTION_MS, NOW_MS)
             assert not after.duplicate
             return acknowledged, await _drain(store, queue)
         finally:
@@ -195,15 +180,15 @@ def test_a_failed_fsync_is_not_acknowledged_and_the_store_reopens_before_writing
         store.writer.probe_delays_s = FAST_PROBES_S
         try:
             queue = await store.create_queue("fsync", False, {}, {}, NOW_MS)
-            await store.enqueue(queue, [_message("kept")], RETENTION_MS, NOW_MS)
+            await store.enqueue(queue, [new_message("kept")], RETENTION_MS, NOW_MS)
             flaky.failing = True
             with pytest.raises(ServiceUnavailable):
-                await store.enqueue(queue, [_message("lost")], RETENTION_MS, NOW_MS)
+                await store.enqueue(queue, [new_message("lost")], RETENTION_MS, NOW_MS)
             await _assert_reads_work_and_writes_are_refused(store, queue, 1)
             await _wait_healthy(store)
             # Healthy only on a fresh connection: the failing one was never trusted again.
             assert len(reopened) == 2
-            await store.enqueue(queue, [_message("after")], RETENTION_MS, NOW_MS)
+            await store.enqueue(queue, [new_message("after")], RETENTION_MS, NOW_MS)
             return ["kept", "after"], await _drain(store, queue)
         finally:
             await store.close()
@@ -241,7 +226,7 @@ def test_a_full_filesystem_refuses_writes_and_the_store_recovers_when_space_retu
             await _assert_reads_work_and_writes_are_refused(store, queue, len(acknowledged))
             filler.unlink()  # space returns
             await _wait_healthy(store)
-            await store.enqueue(queue, [_message("after")], RETENTION_MS, NOW_MS)
+            await store.enqueue(queue, [new_message("after")], RETENTION_MS, NOW_MS)
             return [*acknowledged, "after"], await _drain(store, queue)
         finally:
             await store.close()
