@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 __all__ = ["ALGORITHM", "Credentials", "Signer", "dummy_authorization"]
 
@@ -25,6 +25,15 @@ class Credentials:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+
+def _canonical_query(query: str) -> str:
+    """Parameters sorted by name, each part percent-encoded once (``""`` for none)."""
+    pairs = sorted(
+        (quote(unquote(name), safe="-_.~"), quote(unquote(value), safe="-_.~"))
+        for name, _, value in (item.partition("=") for item in query.split("&") if item)
+    )
+    return "&".join(f"{name}={value}" for name, value in pairs)
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -74,14 +83,16 @@ class Signer:
     def canonical_request(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[str, str]:
-        """The canonical request and its signed-headers list (both as in the AWS docs)."""
+        """The canonical request and its signed-headers list (both as in the AWS docs).
+        ``path`` may end in ``?query`` (the bench never sends one; other clients do)."""
+        path, _, query = path.partition("?")
         canonical = {name.lower(): _canonical_value(value) for name, value in headers.items()}
         names = sorted(canonical)
         signed_headers = ";".join(names)
         lines = [
             method,
             quote(path or "/", safe="/~"),
-            "",  # no query string: everything travels in the body
+            _canonical_query(query),
             *(f"{name}:{canonical[name]}" for name in names),
             "",
             signed_headers,

@@ -103,7 +103,7 @@ class ApiClient:
         self.endpoint = endpoint.rstrip("/")
         self._timeout_s = timeout_s
         self._host = urllib.parse.urlsplit(self.endpoint).netloc
-        self._signer = _QuerySigner(credentials, region) if credentials is not None else None
+        self._signer = Signer(credentials, region, "sqs") if credentials is not None else None
         # No proxy: the console API is ekiden's own, and an http_proxy of the developer's
         # shell would turn a local 127.0.0.1 call into a proxy error.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -150,29 +150,6 @@ class ApiClient:
             raise _api_error(error.code, error.read(), url) from None
         except (urllib.error.URLError, OSError) as error:
             raise EndpointUnreachable(_unreachable(self.endpoint, error)) from None
-
-
-class _QuerySigner(Signer):
-    """The bench's signer, taught query strings: ``path`` may end in ``?query``."""
-
-    def __init__(self, credentials: Credentials, region: str) -> None:
-        super().__init__(credentials, region, "sqs")
-
-    def canonical_request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[str, str]:
-        path, _, query = path.partition("?")
-        canonical, signed_headers = super().canonical_request(method, path, headers, body)
-        pairs = sorted(
-            (
-                urllib.parse.quote(urllib.parse.unquote(name), safe="-_.~"),
-                urllib.parse.quote(urllib.parse.unquote(value), safe="-_.~"),
-            )
-            for name, _, value in (item.partition("=") for item in query.split("&") if item)
-        )
-        lines = canonical.split("\n")
-        lines[2] = "&".join(f"{name}={value}" for name, value in pairs)
-        return "\n".join(lines), signed_headers
 
 
 def _decode(raw: bytes, url: str, status: int) -> JsonObject:

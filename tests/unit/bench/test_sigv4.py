@@ -42,9 +42,14 @@ def test_the_canonical_request_of_the_example_matches_the_suite() -> None:
 
 
 def _botocore_authorization(
-    credentials: Credentials, url: str, headers: dict[str, str], body: bytes, when: str
+    credentials: Credentials,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    when: str,
+    method: str = "POST",
 ) -> dict[str, str]:
-    request = botocore.awsrequest.AWSRequest(method="POST", url=url, data=body, headers=headers)
+    request = botocore.awsrequest.AWSRequest(method=method, url=url, data=body, headers=headers)
     boto_credentials = botocore.credentials.Credentials(
         credentials.access_key_id, credentials.secret_access_key, credentials.session_token
     )
@@ -76,6 +81,19 @@ def test_an_sqs_json_request_is_signed_exactly_as_botocore_signs_it(token: str |
     assert ours["Authorization"] == theirs["Authorization"]
     assert ours["X-Amz-Date"] == theirs["X-Amz-Date"]
     assert ours.get("X-Amz-Security-Token") == theirs.get("X-Amz-Security-Token")
+
+
+def test_a_query_string_is_signed_exactly_as_botocore_signs_it() -> None:
+    """The CLI signs console API GETs with parameters (``?max=10&b=x%20y``)."""
+    credentials = Credentials("AKIDBENCH", "secret")
+    headers = {"Host": "localhost:9324"}
+    when = "20260102T030405Z"
+    path = "/console/api/queues/orders/peek?max=10&after=a%20b&Z=1"
+    ours = Signer(credentials, "eu-west-1").sign("GET", path, headers, b"", when)
+    theirs = _botocore_authorization(
+        credentials, f"http://localhost:9324{path}", dict(headers), b"", when, method="GET"
+    )
+    assert ours["Authorization"] == theirs["Authorization"]
 
 
 def test_a_non_default_port_is_part_of_the_signed_host_like_botocore() -> None:
