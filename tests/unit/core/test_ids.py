@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import re
+import struct
 import subprocess
 import sys
 import uuid
@@ -84,7 +86,7 @@ def test_receipt_handles_round_trip_for_random_deliveries() -> None:
 
 def test_a_receipt_handle_is_url_safe_text_with_a_version_prefix() -> None:
     handle = CODEC.encode(ReceiptRef(U64_MAX, 1, 2))
-    assert re.fullmatch(r"ek2[A-Za-z0-9_-]{48}", handle)
+    assert re.fullmatch(r"ek3[A-Za-z0-9_-]{48}", handle)
 
 
 def test_deliveries_that_differ_only_in_nonce_have_different_handles() -> None:
@@ -100,7 +102,26 @@ def test_a_handle_with_a_changed_delivery_but_the_old_seal_is_not_accepted() -> 
     handle = CODEC.encode(ReceiptRef(1, 2, 3))
     raw = base64.urlsafe_b64decode(handle[3:])
     forged = raw[:23] + bytes([raw[23] ^ 1]) + raw[24:]  # nonce 3 -> 2, seal kept
-    assert CODEC.decode("ek2" + base64.urlsafe_b64encode(forged).decode()) is None
+    assert CODEC.decode("ek3" + base64.urlsafe_b64encode(forged).decode()) is None
+
+
+def hmac_sealed_handle(key: bytes, ref: ReceiptRef) -> str:
+    """A handle as versions before the BLAKE2b seal issued it ("ek2", HMAC-SHA256)."""
+    raw = struct.pack(">QQQ", ref.queue_id, ref.seq, ref.nonce)
+    mac = hmac.digest(key, raw, "sha256")[:12]
+    return "ek2" + base64.urlsafe_b64encode(raw + mac).decode()
+
+
+def test_a_handle_issued_before_the_upgrade_is_still_accepted() -> None:
+    ref = ReceiptRef(7, 123_456, 2**62 + 5)
+    assert CODEC.decode(hmac_sealed_handle(KEY, ref)) == ref
+
+
+def test_an_old_style_handle_under_another_key_or_with_the_new_seal_is_not_accepted() -> None:
+    ref = ReceiptRef(7, 8, 9)
+    assert CODEC.decode(hmac_sealed_handle(bytes(32), ref)) is None
+    assert CODEC.decode("ek2" + CODEC.encode(ref)[3:]) is None
+    assert CODEC.decode("ek3" + hmac_sealed_handle(KEY, ref)[3:]) is None
 
 
 def test_a_receipt_key_shorter_than_16_bytes_is_refused() -> None:
@@ -121,6 +142,7 @@ VALID = CODEC.encode(ReceiptRef(5, 6, 7))
         VALID + "A",  # too long
         VALID + "==",
         "ek1" + VALID[3:],  # other version
+        "ek2" + VALID[3:],  # the earlier version's prefix on a new seal
         "EK2" + VALID[3:],
         VALID[3:],  # prefix missing
         "ek2" + "!" * 48,  # not base64

@@ -5,7 +5,9 @@ with message move tasks, and FIFO group-head upkeep."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -14,13 +16,33 @@ from ekiden.core.ids import ReceiptRef, format_sequence_number, new_receipt_nonc
 from ekiden.core.rules import dedup, redrive, retention, visibility
 from ekiden.core.storage import ClaimRequest, ClaimResult, DeadLetterTarget, DeliveredMessage
 from ekiden.store.sqlite.codec import decode_attributes
-from ekiden.store.sqlite.sql import key_lists
+from ekiden.store.sqlite.sql import json_rows, key_lists
 
 MESSAGE_COLUMNS = (
     "seq, message_id, body, attributes, system_attributes, md5_body, md5_attributes, "
     "md5_system, sender_id, sent_ms, expires_ms, visible_at_ms, receive_count, "
     "first_receive_ms, nonce, group_id, dedup_id, dlq_source_queue_id"
 )
+# MESSAGE_COLUMNS as one JSON array per row, for ``json_rows`` (the BLOBs as their text).
+MESSAGE_JSON = (
+    "json_array(seq, message_id, body, CAST(attributes AS TEXT), "
+    "CAST(system_attributes AS TEXT), md5_body, md5_attributes, md5_system, sender_id, "
+    "sent_ms, expires_ms, visible_at_ms, receive_count, first_receive_ms, nonce, group_id, "
+    "dedup_id, dlq_source_queue_id)"
+)
+_VISIBLE_MESSAGES = (
+    f"SELECT json_group_array({MESSAGE_JSON}) FROM (SELECT * FROM messages "
+    "WHERE queue_id = ? AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?)"
+)
+_GROUP_MESSAGES = (
+    f"SELECT json_group_array({MESSAGE_JSON}) FROM (SELECT * FROM messages "
+    "WHERE queue_id = ? AND group_id = ? ORDER BY seq LIMIT ?)"
+)
+_in_visibility_order = itemgetter(11, 0)  # ORDER BY visible_at_ms, then the index's seq
+_in_seq_order = itemgetter(0)
+# Rows per lookup: bounds the JSON text of one lookup (1 MiB bodies, escaped) far below
+# SQLite's string limit, however many receives one claim serves.
+_CLAIM_CHUNK_ROWS = 64
 _COPY_COLUMNS = (
     "message_id, body, attributes, system_attributes, md5_body, md5_attributes, md5_system, "
     "sender_id, sent_ms, group_id, dedup_id"
@@ -76,24 +98,22 @@ class Claim:
 
     def _claim_standard(self) -> None:
         req = self.req
-        taken: set[int] = set()  # with a zero visibility timeout they are still visible
+        # What this claim took stays visible with a zero visibility timeout, so later
+        # lookups of the claim fetch that many more rows and skip them.
+        taken: set[int] = set()
+        stays_visible = req.visibility_ms // 1000 == 0
         while len(self.delivered) < req.max_messages:
-            wanted = req.max_messages - len(self.delivered)
-            rows = [
-                row
-                for row in self.conn.execute(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? "
-                    "AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?",
-                    (req.queue_id, req.now_ms, wanted + len(taken)),
-                ).fetchall()
-                if row[0] not in taken
-            ]
+            wanted = min(req.max_messages - len(self.delivered), _CLAIM_CHUNK_ROWS)
+            limit = wanted + len(taken) if stays_visible else wanted
+            found = json_rows(self.conn, _VISIBLE_MESSAGES, (req.queue_id, req.now_ms, limit))
+            found.sort(key=_in_visibility_order)
+            rows = [row for row in found if row[0] not in taken]
             if not rows:
                 break
             for row in rows[:wanted]:
                 taken.add(row[0])
                 self._take(row)
-        self._hide_taken()
+            self._hide_taken()
 
     def _claim_fifo(self) -> None:
         req = self.req
@@ -110,11 +130,12 @@ class Claim:
             if group_id is None:
                 return
             delivered_before = len(self.delivered)
-            rows = self.conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue_id = ? AND group_id = ? "
-                "ORDER BY seq LIMIT ?",
+            rows = json_rows(
+                self.conn,
+                _GROUP_MESSAGES,
                 (req.queue_id, group_id, req.max_messages - len(self.delivered)),
-            ).fetchall()
+            )
+            rows.sort(key=_in_seq_order)
             for row in rows:
                 if not visibility.is_visible(row[11], req.now_ms):  # keep the group's order
                     break
@@ -126,7 +147,7 @@ class Claim:
             # The group is now blocked (a message in flight), empty, or served, so the next
             # iteration picks another group.
 
-    def _take(self, row: tuple[Any, ...]) -> None:
+    def _take(self, row: Sequence[Any]) -> None:
         """Deliver ``row`` (hidden by the next ``_hide_taken``), or expire or dead-letter it."""
         req = self.req
         seq, expires_ms, receive_count, group_id = row[0], row[10], row[12], row[15]
@@ -285,7 +306,7 @@ def claim_batch(
     return results
 
 
-def delivered_from_row(queue_id: int, row: tuple[Any, ...], is_fifo: bool) -> DeliveredMessage:
+def delivered_from_row(queue_id: int, row: Sequence[Any], is_fifo: bool) -> DeliveredMessage:
     """A message row (``MESSAGE_COLUMNS``) as the delivery its current nonce names."""
     seq = row[0]
     return DeliveredMessage(
@@ -362,11 +383,14 @@ _GROUP_PREFIX_ROWS = 32
 def refresh_group(conn: sqlite3.Connection, queue_id: int, group_id: str) -> None:
     """Recompute when a FIFO group is next available: when its oldest message is visible
     and none of its messages is in flight any more."""
-    prefix = conn.execute(
+    prefix = json_rows(
+        conn,
+        "SELECT json_group_array(json_array(seq, visible_at_ms, receive_count)) FROM ("
         "SELECT seq, visible_at_ms, receive_count FROM messages "
-        "WHERE queue_id = ? AND group_id = ? ORDER BY seq LIMIT ?",
+        "WHERE queue_id = ? AND group_id = ? ORDER BY seq LIMIT ?)",
         (queue_id, group_id, _GROUP_PREFIX_ROWS),
-    ).fetchall()
+    )
+    prefix.sort(key=_in_seq_order)
     if not prefix:
         conn.execute(
             "DELETE FROM fifo_groups WHERE queue_id = ? AND group_id = ?", (queue_id, group_id)

@@ -21,6 +21,10 @@ Key = TypeVar("Key", bound=Hashable)
 Work = Callable[[sqlite3.Connection], Any]
 
 
+_Waiter = tuple[asyncio.Future[list[Outcome]], int, int]
+"""A call waiting for a batch: its future, where its items start and how many."""
+
+
 class Submit(Protocol):
     """``GroupCommitWriter.submit``."""
 
@@ -53,32 +57,49 @@ class Coalescer(Generic[Key, Item, Outcome]):
         self._durable = durable  # see GroupCommitWriter.submit
         self._run_batch = run
         self._lock = threading.Lock()  # the loop thread adds, the writer thread closes
-        self._open: dict[Key, tuple[list[Item], asyncio.Future[list[Outcome]]]] = {}
+        self._open: dict[Key, tuple[list[Item], list[_Waiter[Outcome]]]] = {}
 
     async def add(self, key: Key, items: Sequence[Item]) -> list[Outcome]:
         """Store ``items`` with the batch open for ``key``; their outcomes, in order."""
+        # Each call waits on a future of its own, so cancelling one caller (its client
+        # went away) cannot cancel the others' answer; their items are stored regardless.
+        mine: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
         with self._lock:
             entry = self._open.get(key)
             if entry is None:
                 batch: list[Item] = []
-                future = self._submit(
-                    lambda conn: self._run(conn, key, batch), durable=self._durable
-                )
-                self._open[key] = (batch, future)
-                # A job the writer refuses never runs to close its batch (see _run).
-                future.add_done_callback(lambda _done: self._forget(key, batch))
+                waiters: list[_Waiter[Outcome]] = []
+                job = self._submit(lambda conn: self._run(conn, key, batch), durable=self._durable)
+                self._open[key] = (batch, waiters)
+                job.add_done_callback(lambda done: self._settle(key, batch, waiters, done))
             else:
-                batch, future = entry
-            start = len(batch)
+                batch, waiters = entry
+            waiters.append((mine, len(batch), len(items)))
             batch.extend(items)
-        # Shielded: the future is every caller's, and cancelling one caller must not
-        # cancel the others' answer (their items are stored regardless).
-        outcomes: list[Outcome] = await asyncio.shield(future)
-        return outcomes[start : start + len(items)]
+        return await mine
 
     def _run(self, conn: sqlite3.Connection, key: Key, batch: list[Item]) -> list[Outcome]:
         self._forget(key, batch)  # later calls start a new batch
         return self._run_batch(conn, key, batch)
+
+    def _settle(
+        self,
+        key: Key,
+        batch: list[Item],
+        waiters: list[_Waiter[Outcome]],
+        job: asyncio.Future[list[Outcome]],
+    ) -> None:
+        """Answer every call of a finished job with its own outcomes (or the job's error)."""
+        self._forget(key, batch)  # a job the writer refused never ran to close its batch
+        error = job.exception() if not job.cancelled() else asyncio.CancelledError()
+        outcomes = job.result() if error is None else []
+        for future, start, count in waiters:
+            if future.done():
+                continue  # its caller was cancelled
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(outcomes[start : start + count])
 
     def _forget(self, key: Key, batch: list[Item]) -> None:
         with self._lock:

@@ -22,7 +22,8 @@ def encode_attributes(attributes: dict[str, AttributeValue]) -> bytes | None:
     return orjson.dumps(rows)
 
 
-def decode_attributes(blob: bytes | None) -> dict[str, AttributeValue]:
+def decode_attributes(blob: bytes | str | None) -> dict[str, AttributeValue]:
+    """The attributes ``encode_attributes`` wrote (as read, or as their text)."""
     if not blob:
         return {}
     result: dict[str, AttributeValue] = {}

@@ -47,7 +47,7 @@ from ekiden.store.sqlite.enqueue import message_rows, store_sends
 from ekiden.store.sqlite.health import open_connection, probe_write
 from ekiden.store.sqlite.peek import oldest_sent_ms, peek_messages
 from ekiden.store.sqlite.schema import migrate
-from ekiden.store.sqlite.sql import Row, key_lists
+from ekiden.store.sqlite.sql import Row, json_rows, key_lists
 from ekiden.store.sqlite.writer import GroupCommitWriter
 
 _EXPIRE_BATCH = 5_000
@@ -525,8 +525,10 @@ def _delete_batch(
     queue_id, fifo = key
     rows = {}
     for marks, values in key_lists(conn, list({receipt.seq for receipt, _ in items})):
-        for seq, nonce, group_id, visible_at in conn.execute(
-            "SELECT seq, nonce, group_id, visible_at_ms FROM messages "
+        for seq, nonce, group_id, visible_at in json_rows(
+            conn,
+            "SELECT json_group_array(json_array(seq, nonce, group_id, visible_at_ms)) "
+            "FROM messages "
             # "+queue_id": look rows up by key; with five or more keys SQLite would
             # otherwise walk the queue's whole index instead.
             f"WHERE seq IN ({marks}) AND +queue_id = ?",

@@ -1,0 +1,98 @@
+"""Receives hand back exactly what was sent, in visibility order, however many rows one
+claim reads.
+
+The SQLite store reads a claim's rows as one JSON document per lookup, in lookups of a
+bounded number of rows (``ekiden.store.sqlite.sql.json_rows``): every character a body or
+attribute may hold must survive that encoding, the order must be SQS's (oldest visible
+first) although JSON aggregation promises none, and a claim larger than one lookup must
+take every message once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ekiden.core.messages import AttributeValue, md5_of_attributes, md5_of_body
+from ekiden.core.storage import ClaimRequest
+from tests.contract.test_store_contract import Harness, new_message, run
+from tests.support.stores import StoreOpener
+
+# Characters JSON escapes or SQLite and JSON treat specially, all allowed in SQS bodies.
+AWKWARD_TEXT = (
+    'quote " backslash \\ slash / tab \t newline \n return \r '
+    "nul-adjacent \x1f? no: \x20 space; </script> <!-- & ' "
+    "\u007f \u0080 \u00e9 \u2028 \u2029 \ud7ff \ue000 \ufffd \U0001f600 \U0010ffff "
+    '{"json": [1, 2.5e10, null, true]} \\u0041 %s %d'
+)
+
+
+def test_bodies_and_attributes_that_json_must_escape_come_back_unchanged(
+    store_factory: StoreOpener,
+) -> None:
+    body = AWKWARD_TEXT.replace("\x1f", "")  # #x1F is not an allowed body character
+    attributes = {
+        "text": AttributeValue("String", string_value=body),
+        "number": AttributeValue("Number.float", string_value="-12345678901234567890.5"),
+        "bytes": AttributeValue("Binary", binary_value=bytes(range(256))),
+    }
+    system = {"AWSTraceHeader": AttributeValue("String", string_value='Root=1-5e1b4151;"x\\')}
+
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        sent = new_message(body, attributes=attributes, system_attributes=system)
+        await h.send(queue, sent)
+        (got,) = await h.receive(queue)
+        assert got.body == body
+        assert got.attributes == attributes
+        assert got.system_attributes == system
+        assert got.md5_of_body == md5_of_body(body)
+        assert got.md5_of_attributes == md5_of_attributes(attributes)
+        assert got.md5_of_system_attributes == md5_of_attributes(system)
+        assert got.message_id == sent.message_id
+        assert got.sender_id == sent.sender_id
+
+    run(store_factory, scenario)
+
+
+def test_a_claim_returns_messages_in_visibility_order_not_in_send_order(
+    store_factory: StoreOpener,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        await h.send(queue, *(new_message(f"late-{i}", delay_s=5) for i in range(3)))
+        h.advance(s=1)
+        await h.send(queue, *(new_message(f"early-{i}") for i in range(3)))
+        h.advance(s=1)
+        await h.send(queue, new_message("middle", delay_s=2))
+        h.advance(s=10)
+        assert await h.bodies(queue) == [
+            "early-0",
+            "early-1",
+            "early-2",
+            "middle",
+            "late-0",
+            "late-1",
+            "late-2",
+        ]
+
+    run(store_factory, scenario)
+
+
+def test_concurrent_receives_larger_than_one_lookup_take_every_message_once_in_order(
+    store_factory: StoreOpener,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        await h.send(queue, *(f"m{i:03}" for i in range(300)))
+        receives = [
+            h.store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, h.now)) for _ in range(40)
+        ]
+        results = await asyncio.gather(*receives)
+        delivered = [m.body for r in results for m in r.messages]
+        assert delivered == [f"m{i:03}" for i in range(300)]  # once each, oldest first
+        assert all(len(r.messages) == 10 for r in results[:30])
+        assert all(not r.messages for r in results[30:])
+        counts = await h.counts(queue)
+        assert (counts.visible, counts.in_flight) == (0, 300)
+
+    run(store_factory, scenario)
