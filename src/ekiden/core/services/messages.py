@@ -175,6 +175,8 @@ class MessageService:
             results.append(None)
             prepared.append(message)
         if prepared:
+            if not queue.settings.is_fifo and self.waiters.watched(queue.queue_id):
+                self._wake_early(queue.queue_id, prepared)
             outcomes = await self.store.enqueue(
                 queue.record, prepared, queue.settings.retention_s * 1000, self.clock.now_ms()
             )
@@ -191,6 +193,23 @@ class MessageService:
             self.counters.add_sent(queue.queue_id, stored)
             self.waiters.notify(queue.queue_id)
         return [r for r in results if r is not None]
+
+    def _wake_early(self, queue_id: int, prepared: list[NewMessage]) -> None:
+        """Wake the receivers long polling a standard queue as soon as the send is queued
+        for the store, not once it is durable.
+
+        Scheduled with ``call_soon``, the wake-up runs after ``store.enqueue`` has handed
+        the send to the store (the SQLite store queues its job before it first waits), so
+        the woken receives queue their claims behind it: often in the same group commit,
+        where the claim is answered before that group's fsync. A receiver may so hold a
+        message before its sender is answered; should that commit fail, the sender's
+        retry is a duplicate, which SQS's at-least-once delivery allows (FIFO queues,
+        whose deduplication promises more, are woken only after the commit). Correctness
+        does not depend on the order: a claim that runs first finds nothing and waits
+        again, and the wake-up after the commit reaches it.
+        """
+        if any(message.delay_s == 0 for message in prepared):
+            asyncio.get_running_loop().call_soon(self.waiters.notify, queue_id)
 
     def _prepare(self, queue: Queue, entry: SendEntry, sender_id: str) -> NewMessage:
         check_body(entry.body)

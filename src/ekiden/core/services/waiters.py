@@ -31,6 +31,11 @@ class QueueWaiters:
             self._generations[queue_id] = future
         return future
 
+    def watched(self, queue_id: int) -> bool:
+        """Whether a receiver may be waiting on ``queue_id`` (a wake-up is pending)."""
+        future = self._generations.get(queue_id)
+        return future is not None and not future.done()
+
     def notify(self, queue_id: int) -> None:
         """Wake everyone waiting on ``queue_id``."""
         future = self._generations.pop(queue_id, None)
