@@ -24,6 +24,7 @@ _HMAC_HANDLE_PREFIX = "ek2"  # sealed with HMAC-SHA256 by earlier versions; stil
 _HANDLE_STRUCT = struct.Struct(">QQQ")
 _MAC_BYTES = 12
 _HANDLE_CHARS = len(_HANDLE_PREFIX) + 4 * (_HANDLE_STRUCT.size + _MAC_BYTES) // 3
+_ISSUED_KEPT = 16_384  # recently issued handles a codec remembers, per generation
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
@@ -107,6 +108,12 @@ class ReceiptCodec:
         if len(key) < 16:
             raise ValueError("the receipt key must have at least 16 bytes")
         self._key = key
+        # Handles issued lately, for a decode without unsealing: most are returned by a
+        # DeleteMessage within moments, and a handle found here was made by this codec,
+        # so it is genuine by construction. Two generations of at most _ISSUED_KEPT
+        # entries each bound the memory (about 4 MiB) without per-entry eviction.
+        self._issued: dict[str, ReceiptRef] = {}
+        self._issued_before: dict[str, ReceiptRef] = {}
         # Keyed BLAKE2 is a MAC by design and, copied from a keyed state, costs a tenth
         # of an HMAC-SHA256: a handle is sealed for every message received and checked
         # for every one deleted.
@@ -124,10 +131,19 @@ class ReceiptCodec:
     def encode(self, ref: ReceiptRef) -> str:
         raw = _HANDLE_STRUCT.pack(ref.queue_id, ref.seq, ref.nonce)
         text = binascii.b2a_base64(raw + self._mac(raw), newline=False).translate(_TO_URLSAFE)
-        return _HANDLE_PREFIX + text.decode("ascii")
+        handle = _HANDLE_PREFIX + text.decode("ascii")
+        issued = self._issued
+        if len(issued) >= _ISSUED_KEPT:
+            self._issued_before = issued
+            self._issued = issued = {}
+        issued[handle] = ref
+        return handle
 
     def decode(self, handle: str) -> ReceiptRef | None:
         """The delivery a handle names, or ``None`` when ekiden never issued it."""
+        ref = self._issued.get(handle) or self._issued_before.get(handle)
+        if ref is not None:
+            return ref
         if len(handle) != _HANDLE_CHARS:
             return None
         prefix = handle[: len(_HANDLE_PREFIX)]

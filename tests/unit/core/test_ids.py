@@ -261,3 +261,21 @@ def test_the_queue_name_is_the_last_path_segment_of_any_url_form(url: str, name:
 )
 def test_a_url_without_an_account_and_name_has_no_queue_name(url: str) -> None:
     assert queue_name_from_url(url) is None
+
+
+def test_a_handle_still_decodes_after_the_codec_forgot_issuing_it() -> None:
+    codec = ReceiptCodec(KEY)
+    first = ReceiptRef(1, 1, 1)
+    handle = codec.encode(first)
+    for seq in range(2, 40_000):  # more than the two generations of remembered handles
+        codec.encode(ReceiptRef(1, seq, 1))
+    assert codec.decode(handle) == first  # unsealed again, not remembered
+    assert ReceiptCodec(KEY).decode(handle) == first  # another codec with the same key
+
+
+def test_a_remembered_handle_is_only_the_exact_text_issued() -> None:
+    codec = ReceiptCodec(KEY)
+    handle = codec.encode(ReceiptRef(1, 2, 3))
+    assert codec.decode(handle) == ReceiptRef(1, 2, 3)
+    assert codec.decode(handle[:-1] + ("A" if handle[-1] != "A" else "B")) is None
+    assert ReceiptCodec(bytes(32)).decode(handle) is None
