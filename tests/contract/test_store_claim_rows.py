@@ -96,3 +96,23 @@ def test_concurrent_receives_larger_than_one_lookup_take_every_message_once_in_o
         assert (counts.visible, counts.in_flight) == (0, 300)
 
     run(store_factory, scenario)
+
+
+def test_a_queue_named_as_its_own_dead_letter_queue_keeps_delivering_the_message(
+    store_factory: StoreOpener,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        await h.send(queue, "poison")
+        itself = h.dead_letter_to(queue, 1)
+        for expected_count in (1, 2, 3):
+            claim = h.claim(queue, visibility_s=0, dead_letter=itself)
+            result = await asyncio.wait_for(claim, 10)
+            assert [(m.body, m.receive_count) for m in result.messages] == [
+                ("poison", expected_count)
+            ]
+            assert result.dead_lettered_count == 0
+        counts = await h.counts(queue)
+        assert counts.visible + counts.in_flight == 1
+
+    run(store_factory, scenario)

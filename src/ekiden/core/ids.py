@@ -111,7 +111,7 @@ class ReceiptCodec:
         # Handles issued lately, for a decode without unsealing: most are returned by a
         # DeleteMessage within moments, and a handle found here was made by this codec,
         # so it is genuine by construction. Two generations of at most _ISSUED_KEPT
-        # entries each bound the memory (about 4 MiB) without per-entry eviction.
+        # entries each bound the memory (about 8 MiB) without per-entry eviction.
         self._issued: dict[str, ReceiptRef] = {}
         self._issued_before: dict[str, ReceiptRef] = {}
         # Keyed BLAKE2 is a MAC by design and, copied from a keyed state, costs a tenth

@@ -206,7 +206,9 @@ class MessageService:
         retry is a duplicate, which SQS's at-least-once delivery allows (FIFO queues,
         whose deduplication promises more, are woken only after the commit). Correctness
         does not depend on the order: a claim that runs first finds nothing and waits
-        again, and the wake-up after the commit reaches it.
+        again, and the wake-up after the commit reaches it. The price: receivers that
+        lose the race for the message are woken once more by that second wake-up and
+        claim again for nothing (concurrent claims of one queue are one store job).
         """
         if any(message.delay_s == 0 for message in prepared):
             asyncio.get_running_loop().call_soon(self.waiters.notify, queue_id)

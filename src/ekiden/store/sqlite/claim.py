@@ -40,9 +40,11 @@ _GROUP_MESSAGES = (
 )
 _in_visibility_order = itemgetter(11, 0)  # ORDER BY visible_at_ms, then the index's seq
 _in_seq_order = itemgetter(0)
-# Rows per lookup: bounds the JSON text of one lookup (1 MiB bodies, escaped) far below
-# SQLite's string limit, however many receives one claim serves.
-_CLAIM_CHUNK_ROWS = 64
+# Rows per lookup: bounds the JSON text of one lookup, however many receives one claim
+# serves. A row of 1 MiB whose attributes are all quotes (escaped twice: once in the
+# stored JSON, once in the aggregate) is 4 MiB of text, so 32 rows stay near 128 MiB
+# (16 rows made `drain` about 5 % slower).
+_CLAIM_CHUNK_ROWS = 32
 _COPY_COLUMNS = (
     "message_id, body, attributes, system_attributes, md5_body, md5_attributes, md5_system, "
     "sender_id, sent_ms, group_id, dedup_id"
@@ -158,6 +160,9 @@ class Claim:
         dead_letter = req.dead_letter
         if (
             dead_letter is not None
+            # A queue named as its own dead-letter queue keeps the message: moving it
+            # would put it back within reach of this very claim, again and again.
+            and dead_letter.queue_id != req.queue_id
             and redrive.must_dead_letter(receive_count, dead_letter.max_receive_count)
             and self._dead_letter(seq, row[9], group_id, dead_letter)
         ):
