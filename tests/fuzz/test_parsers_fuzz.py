@@ -204,7 +204,12 @@ _LAMBDA_PATHS = [
 ]
 lambda_path = st.one_of(
     st.sampled_from(_LAMBDA_PATHS),
-    st.builds(lambda p, s: p + "/" + quote(s, safe=""), st.sampled_from(_LAMBDA_PATHS), odd_text),
+    st.builds(
+        # Lone surrogates become the bytes of their UTF-8 form: invalid UTF-8 on the wire.
+        lambda p, s: p + "/" + quote(s, safe="", errors="surrogatepass"),
+        st.sampled_from(_LAMBDA_PATHS),
+        odd_text,
+    ),
     st.builds(lambda s: "/2015-03-31/" + s, wire_text),
 )
 lambda_query = st.one_of(

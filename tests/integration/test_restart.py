@@ -43,6 +43,17 @@ def url_of(sqs: Any, name: str) -> str:
     return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
 
 
+def receives_are_on_disk(sqs: Any, url: str) -> None:
+    """Make the receives made so far durable before a kill.
+
+    A receive is answered once its claim has run, before that group's COMMIT (a claim
+    lost in a crash only makes the message visible again, which at-least-once delivery
+    allows); groups commit in order, so an acknowledged write after it -- here a change
+    of an attribute to the value it has -- means the claim is on disk too.
+    """
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "0"})
+
+
 def receive(sqs: Any, url: str, **options: Any) -> list[dict[str, Any]]:
     options.setdefault("MaxNumberOfMessages", 10)
     answer = sqs.receive_message(
@@ -142,6 +153,7 @@ def test_messages_keep_bodies_attributes_digests_and_system_attributes_across_a_
     sqs.send_message(QueueUrl=url, MessageBody="other")
     (first,) = [m for m in receive(sqs, url, VisibilityTimeout=0) if m["Body"] == "kept body ✓"]
     assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    receives_are_on_disk(sqs, url)
 
     sqs = restart(server)
     url = url_of(sqs, "keep-messages")
@@ -172,6 +184,7 @@ def test_in_flight_messages_stay_hidden_across_a_restart_and_reappear_when_visib
     (held,) = receive(sqs, url, VisibilityTimeout=600)
     sqs.send_message(QueueUrl=url, MessageBody="short")
     (short,) = receive(sqs, url, VisibilityTimeout=3)
+    receives_are_on_disk(sqs, url)
 
     sqs = restart(server)
     url = url_of(sqs, "keep-in-flight")
@@ -265,6 +278,7 @@ def test_a_fifo_group_blocked_by_an_in_flight_message_stays_blocked_across_a_res
         sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=body[0])
     (a1,) = receive(sqs, url, MaxNumberOfMessages=1, VisibilityTimeout=600)
     assert a1["Body"] == "a1"
+    receives_are_on_disk(sqs, url)
 
     sqs = restart(server)
     url = url_of(sqs, "keep-group.fifo")
