@@ -10,11 +10,9 @@ lost. The COMMIT is slowed down here so the order of the two answers is unmistak
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from ekiden.core.clock import SystemClock
 from ekiden.core.services.broker import Broker
@@ -22,28 +20,20 @@ from ekiden.core.services.messages import ReceivedMessage, ReceiveOptions, SendE
 from ekiden.store.sqlite.health import open_connection
 from ekiden.store.sqlite.schema import migrate
 from ekiden.store.sqlite.store import SqliteStore
+from tests.support.sqlite_connections import CommitInterceptor
 
 ACCOUNT = "000000000000"
 COMMIT_DELAY_S = 0.3
 
 
-class _SlowCommits:
+class _SlowCommits(CommitInterceptor):
     """A SQLite connection whose COMMITs take ``COMMIT_DELAY_S`` longer while ``slow``."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.slow = False
+    slow = False
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if sql == "COMMIT" and self.slow:
+    def before_commit(self) -> None:
+        if self.slow:
             time.sleep(COMMIT_DELAY_S)
-        return self._conn.execute(sql, *args)
-
-    def getlimit(self, category: int) -> int:
-        return self._conn.getlimit(category)
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def _run(tmp_path: Path, scenario: Callable[[Broker, _SlowCommits], Awaitable[None]]) -> None:

@@ -29,6 +29,7 @@ from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.topics import SqliteTopicStore
 from tests.contract.test_store_contract import new_message
 from tests.support.small_disk import small_tmpfs
+from tests.support.sqlite_connections import CommitInterceptor
 
 NOW_MS = 1_700_000_000_000
 RETENTION_MS = 3_600_000
@@ -140,21 +141,15 @@ def test_a_database_at_its_size_limit_refuses_writes_serves_reads_and_recovers(
     ]
 
 
-class _CommitFails:
+class _CommitFails(CommitInterceptor):
     """A connection whose COMMITs fail with an I/O error while ``failing`` is set, as
     they would after a failed fsync."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.failing = False
+    failing = False
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if sql == "COMMIT" and self.failing:
+    def before_commit(self) -> None:
+        if self.failing:
             raise sqlite3.OperationalError("disk I/O error")
-        return self._conn.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
 
 
 def test_a_failed_fsync_is_not_acknowledged_and_the_store_reopens_before_writing_again(

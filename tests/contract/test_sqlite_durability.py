@@ -12,7 +12,6 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from ekiden.core.storage import ClaimRequest, NewMessage
 from ekiden.store.sqlite.schema import MIGRATIONS
 from ekiden.store.sqlite.store import SqliteStore
 from ekiden.store.sqlite.writer import GroupCommitWriter
+from tests.support.sqlite_connections import CommitInterceptor
 
 NOW_MS = 1_700_000_000_000
 DB_FILE = "ekiden.sqlite3"
@@ -92,21 +92,15 @@ def test_an_acknowledged_change_is_already_committed_for_an_independent_reader(
     asyncio.run(scenario())
 
 
-class _CommitFailsOnce:
+class _CommitFailsOnce(CommitInterceptor):
     """A SQLite connection whose next COMMIT fails as a full or broken disk would."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.fail_next_commit = False
+    fail_next_commit = False
 
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if sql == "COMMIT" and self.fail_next_commit:
+    def before_commit(self) -> None:
+        if self.fail_next_commit:
             self.fail_next_commit = False
             raise sqlite3.OperationalError("disk I/O error")
-        return self._conn.execute(sql, *args)
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def test_a_failed_commit_is_not_acknowledged_and_the_store_refuses_later_writes(
