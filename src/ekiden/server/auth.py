@@ -36,16 +36,12 @@ import orjson
 
 from ekiden.config.auth import AuthSettings
 from ekiden.core.errors import EkidenError
-from ekiden.core.ids import new_request_id
 from ekiden.core.rules.access import AllowRule, Identity
-from ekiden.protocols.awslambda import errors as lambda_errors
 from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
-from ekiden.protocols.sns import errors as sns_errors
 from ekiden.protocols.sns.frontend import is_sns_request
-from ekiden.protocols.sqs import errors as sqs_errors
 from ekiden.protocols.wire.query import parse_form
-from ekiden.protocols.wire.xml import encode_query_error
 from ekiden.server.http_messages import HttpRequest, HttpResponse
+from ekiden.server.refusals import refusal
 from ekiden.server.sigv4_verify import SignedRequest, SigV4Verifier
 
 __all__ = ["ANONYMOUS", "Authenticator", "announce_mode"]
@@ -55,8 +51,6 @@ log = logging.getLogger("ekiden.server.auth")
 ANONYMOUS: Final = ""
 """The identity of a request that needs no credentials (health check, certificate)."""
 
-_SQS_JSON: Final = "application/x-amz-json-1.0"
-_XML: Final = "text/xml"
 _CERT_PREFIX: Final = "/sns/SimpleNotificationService-"
 _OPEN_SNS_ACTIONS: Final = frozenset({"ConfirmSubscription", "Unsubscribe"})
 _BASIC_CHALLENGE: Final = ("WWW-Authenticate", 'Basic realm="ekiden", charset="UTF-8"')
@@ -183,51 +177,9 @@ class Authenticator:
         return self._identities[key_id]
 
     def _refuse(self, request: HttpRequest, error: EkidenError) -> HttpResponse:
-        request_id = new_request_id()
-        headers = request.headers
-        if "x-amz-target" in headers:
-            spelled = sqs_errors.wire_error(error)
-            _log_refusal(request, spelled.code, error.message)
-            body = orjson.dumps({"__type": spelled.json_type, "message": error.message})
-            return HttpResponse(
-                spelled.status,
-                body,
-                _SQS_JSON,
-                [
-                    ("x-amzn-RequestId", request_id),
-                    ("x-amzn-query-error", spelled.query_error_header),
-                ],
-            )
-        if request.path.startswith(LAMBDA_API_PREFIX):
-            answer = lambda_errors.wire_error(error)
-            _log_refusal(request, answer.code, error.message)
-            return HttpResponse(
-                answer.status,
-                lambda_errors.error_body(answer, error.message),
-                "application/json",
-                lambda_errors.error_headers(answer, request_id),
-            )
-        if is_sns_request(_params(request), headers.get("authorization", "")):
-            sns_code = sns_errors.wire_error(error).code
-            _log_refusal(request, sns_code, error.message)
-            status, body = sns_errors.encode_error(error, request_id)
-            return HttpResponse(status, body, _XML, [("x-amzn-RequestId", request_id)])
-        wire = sqs_errors.wire_error(error)
-        _log_refusal(request, wire.code, error.message)
-        body = encode_query_error(wire.code, error.message, wire.sender_fault, request_id)
-        return HttpResponse(wire.status, body, _XML, [("x-amzn-RequestId", request_id)])
-
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    """The Query parameters of ``request`` (URL and form body), or none if undecodable:
-    only used to tell SNS from SQS when spelling a refusal."""
-    try:
-        params = parse_form(request.query.encode("latin-1")) if request.query else {}
-        if request.method == "POST" and request.body:
-            params.update(parse_form(request.body))
-    except EkidenError:
-        return {}
-    return params
+        code, response = refusal(request, error)
+        _log_refusal(request, code, error.message)
+        return response
 
 
 def _is_console_route(path: str) -> bool:

@@ -26,27 +26,18 @@ from typing import Final
 import orjson
 
 from ekiden.config.limits import LimitsSettings
-from ekiden.core.errors import EkidenError, Throttled
-from ekiden.core.ids import new_request_id
+from ekiden.core.errors import Throttled
 from ekiden.core.rules.access import Identity
 from ekiden.core.rules.rate_limit import RateLimiter
-from ekiden.protocols.awslambda import errors as lambda_errors
-from ekiden.protocols.awslambda.requests import API_PREFIX as LAMBDA_API_PREFIX
-from ekiden.protocols.sns import errors as sns_errors
-from ekiden.protocols.sns.frontend import is_sns_request
-from ekiden.protocols.sqs import errors as sqs_errors
-from ekiden.protocols.wire.query import parse_form
-from ekiden.protocols.wire.xml import encode_query_error
 from ekiden.server.console import CONSOLE_PATHS
 from ekiden.server.http_messages import HttpRequest, HttpResponse
+from ekiden.server.refusals import refusal
 
 __all__ = ["RequestThrottle"]
 
 log = logging.getLogger("ekiden.server.throttle")
 
 _MESSAGE: Final = "Rate exceeded: too many requests from this caller; retry later."
-_SQS_JSON: Final = "application/x-amz-json-1.0"
-_XML: Final = "text/xml"
 
 
 class RequestThrottle:
@@ -83,52 +74,8 @@ class RequestThrottle:
 def throttled_response(request: HttpRequest, retry_after: str) -> HttpResponse:
     """The throttling error for ``request``, spelled in the protocol it spoke."""
     error = Throttled(_MESSAGE)
-    request_id = new_request_id()
-    headers = request.headers
     retry = ("Retry-After", retry_after)
-    if "x-amz-target" in headers:
-        spelled = sqs_errors.wire_error(error)
-        body = orjson.dumps({"__type": spelled.json_type, "message": error.message})
-        return HttpResponse(
-            spelled.status,
-            body,
-            _SQS_JSON,
-            [
-                ("x-amzn-RequestId", request_id),
-                ("x-amzn-query-error", spelled.query_error_header),
-                retry,
-            ],
-        )
-    path = request.path
-    if path.startswith(LAMBDA_API_PREFIX):
-        answer = lambda_errors.wire_error(error)
-        lambda_headers = lambda_errors.error_headers(answer, request_id)
-        if not any(name == "Retry-After" for name, _ in lambda_headers):
-            lambda_headers.append(retry)
-        return HttpResponse(
-            answer.status,
-            lambda_errors.error_body(answer, error.message),
-            "application/json",
-            lambda_headers,
-        )
-    if path.startswith(CONSOLE_PATHS):
+    if "x-amz-target" not in request.headers and request.path.startswith(CONSOLE_PATHS):
         body = orjson.dumps({"error": {"code": "Throttled", "message": error.message}})
         return HttpResponse(429, body, "application/json", [retry])
-    if is_sns_request(_params(request), headers.get("authorization", "")):
-        status, body = sns_errors.encode_error(error, request_id)
-        return HttpResponse(status, body, _XML, [("x-amzn-RequestId", request_id), retry])
-    wire = sqs_errors.wire_error(error)
-    body = encode_query_error(wire.code, error.message, wire.sender_fault, request_id)
-    return HttpResponse(wire.status, body, _XML, [("x-amzn-RequestId", request_id), retry])
-
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    """The Query parameters of ``request``, or none if undecodable: only used to tell
-    SNS from SQS when spelling the answer."""
-    try:
-        params = parse_form(request.query.encode("latin-1")) if request.query else {}
-        if request.method == "POST" and request.body:
-            params.update(parse_form(request.body))
-    except EkidenError:  # an undecodable form: spell it as SQS, the default front end
-        return {}
-    return params
+    return refusal(request, error, [retry])[1]
