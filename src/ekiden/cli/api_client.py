@@ -204,6 +204,17 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_api_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    """A leaf command ``name`` whose description is its help as a sentence, with the API
+    options (:func:`add_api_options`)."""
+    description = help_text[0].upper() + help_text[1:] + "."
+    parser = commands.add_parser(name, help=help_text, description=description)
+    add_api_options(parser)
+    return parser
+
+
 def client_for(args: argparse.Namespace) -> ApiClient:
     """The client of ``--endpoint``, else ``$EKIDEN_ENDPOINT``, else the default."""
     endpoint = args.endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT

@@ -21,7 +21,7 @@ from ekiden.cli.api_client import (
     EXIT_USAGE,
     ApiClient,
     CliError,
-    add_api_options,
+    add_api_command,
     api_command,
     client_for,
     segment,
@@ -29,7 +29,13 @@ from ekiden.cli.api_client import (
 from ekiden.cli.output import age, confirm, count, emit, one_line, print_json, print_table
 from ekiden.cli.progress import ProgressBar
 
-__all__ = ["parse_message_attribute", "parse_queue_attribute", "register", "send_bodies"]
+__all__ = [
+    "add_message_options",
+    "parse_message_attribute",
+    "parse_queue_attribute",
+    "register",
+    "send_bodies",
+]
 
 BATCH_SIZE: Final = 10  # the batch endpoint takes at most 10 bodies, like SendMessageBatch
 _BASIC_TYPES: Final = ("String", "Number", "Binary")
@@ -389,14 +395,18 @@ def _redrive(args: argparse.Namespace) -> int:
 # --- the parser ----------------------------------------------------------------------------
 
 
-def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+def add_message_options(parser: argparse.ArgumentParser, fifo_kind: str) -> None:
+    """``--attribute``, ``--group-id`` and ``--dedup-id`` of a command that sends one
+    message (``queue send``, ``topic publish``); ``fifo_kind`` names what is FIFO."""
+    parser.add_argument(
+        "--attribute",
+        action="append",
+        type=parse_message_attribute,
+        metavar="NAME=TYPE:VALUE",
+        help="a message attribute; TYPE String, Number or Binary (base64) (repeatable)",
     )
-    add_api_options(parser)
-    return parser
+    parser.add_argument("--group-id", metavar="G", help=f"message group id (FIFO {fifo_kind})")
+    parser.add_argument("--dedup-id", metavar="D", help=f"deduplication id (FIFO {fifo_kind})")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -408,10 +418,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = group.add_subparsers(title="queue commands", metavar="COMMAND", required=True)
 
-    parser = _command(commands, "list", "list queues with their message counts")
+    parser = add_api_command(commands, "list", "list queues with their message counts")
     parser.set_defaults(func=_list)
 
-    parser = _command(commands, "create", "create a queue")
+    parser = add_api_command(commands, "create", "create a queue")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--fifo", action="store_true", help="a FIFO queue (adds .fifo to NAME)")
     parser.add_argument(
@@ -423,25 +433,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.set_defaults(func=_create)
 
-    parser = _command(commands, "delete", "delete a queue and its messages")
+    parser = add_api_command(commands, "delete", "delete a queue and its messages")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(func=_delete)
 
-    parser = _command(commands, "send", "send one message, or many with --count / --file")
+    parser = add_api_command(commands, "send", "send one message, or many with --count / --file")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument(
         "body", metavar="BODY", nargs="?", help="the message body (default: standard input)"
     )
-    parser.add_argument(
-        "--attribute",
-        action="append",
-        type=parse_message_attribute,
-        metavar="NAME=TYPE:VALUE",
-        help="a message attribute; TYPE String, Number or Binary (base64) (repeatable)",
-    )
-    parser.add_argument("--group-id", metavar="G", help="message group id (FIFO queues)")
-    parser.add_argument("--dedup-id", metavar="D", help="deduplication id (FIFO queues)")
+    add_message_options(parser, "queues")
     parser.add_argument("--delay", type=int, metavar="S", help="delay in seconds (0-900)")
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument("--count", type=int, default=1, metavar="N", help="send BODY N times")
@@ -450,7 +452,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.set_defaults(func=_send)
 
-    parser = _command(commands, "receive", "receive messages (they become in flight)")
+    parser = add_api_command(commands, "receive", "receive messages (they become in flight)")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--max", type=int, default=1, metavar="N", help="1-10 (default 1)")
     parser.add_argument("--wait", type=int, metavar="S", help="long-poll up to S seconds (0-20)")
@@ -460,17 +462,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--delete", action="store_true", help="delete each message received")
     parser.set_defaults(func=_receive)
 
-    parser = _command(commands, "peek", "show messages without receiving them")
+    parser = add_api_command(commands, "peek", "show messages without receiving them")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--max", type=int, default=10, metavar="N", help="1-100 (default 10)")
     parser.set_defaults(func=_peek)
 
-    parser = _command(commands, "purge", "delete every message of a queue")
+    parser = add_api_command(commands, "purge", "delete every message of a queue")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(func=_purge)
 
-    parser = _command(commands, "redrive", "move a dead-letter queue's messages back")
+    parser = add_api_command(commands, "redrive", "move a dead-letter queue's messages back")
     parser.add_argument("name", metavar="DLQ")
     parser.add_argument(
         "--to", metavar="ARN", help="destination queue ARN (default: the source queues)"

@@ -15,13 +15,13 @@ from ekiden.cli.api_client import (
     EXIT_USAGE,
     ApiClient,
     CliError,
-    add_api_options,
+    add_api_command,
     api_command,
     client_for,
     segment,
 )
 from ekiden.cli.output import confirm, emit, print_json, print_table
-from ekiden.cli.queue import parse_message_attribute
+from ekiden.cli.queue import add_message_options
 
 __all__ = ["register"]
 
@@ -133,15 +133,6 @@ def _subscribe(args: argparse.Namespace) -> int:
     )
 
 
-def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
-) -> argparse.ArgumentParser:
-    description = help_text[0].upper() + help_text[1:] + "."
-    parser = commands.add_parser(name, help=help_text, description=description)
-    add_api_options(parser)
-    return parser
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``topic`` and its subcommands to the top-level parser."""
     group = subparsers.add_parser(
@@ -151,35 +142,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = group.add_subparsers(title="topic commands", metavar="COMMAND", required=True)
 
-    parser = _command(commands, "list", "list topics")
+    parser = add_api_command(commands, "list", "list topics")
     parser.set_defaults(func=_list)
 
-    parser = _command(commands, "create", "create a topic")
+    parser = add_api_command(commands, "create", "create a topic")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--fifo", action="store_true", help="a FIFO topic (adds .fifo to NAME)")
     parser.set_defaults(func=_create)
 
-    parser = _command(commands, "delete", "delete a topic and its subscriptions")
+    parser = add_api_command(commands, "delete", "delete a topic and its subscriptions")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(func=_delete)
 
-    parser = _command(commands, "publish", "publish a message to a topic")
+    parser = add_api_command(commands, "publish", "publish a message to a topic")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("message", metavar="MESSAGE")
     parser.add_argument("--subject", metavar="S", help="the message's subject")
-    parser.add_argument(
-        "--attribute",
-        action="append",
-        type=parse_message_attribute,
-        metavar="NAME=TYPE:VALUE",
-        help="a message attribute; TYPE String, Number or Binary (base64) (repeatable)",
-    )
-    parser.add_argument("--group-id", metavar="G", help="message group id (FIFO topics)")
-    parser.add_argument("--dedup-id", metavar="D", help="deduplication id (FIFO topics)")
+    add_message_options(parser, "topics")
     parser.set_defaults(func=_publish)
 
-    parser = _command(commands, "subscribe", "subscribe an endpoint to a topic")
+    parser = add_api_command(commands, "subscribe", "subscribe an endpoint to a topic")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("protocol", metavar="PROTOCOL", help="sqs, http, https, lambda, ...")
     parser.add_argument(
