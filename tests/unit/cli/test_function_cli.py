@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ekiden.cli.main import main
+from tests.support.cli_runs import cells, cli_runner
 from tests.support.functions import FunctionsApp, wait_for
 from tests.support.server import EkidenProcess
 
@@ -55,17 +55,7 @@ def server(app: FunctionsApp) -> Iterator[EkidenProcess]:
 def cli(server: EkidenProcess, capsys: pytest.CaptureFixture[str]) -> Any:
     """``cli("function", ...)``: (exit status, stdout, stderr) of ``ekiden`` run in this
     process against the functions server."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        status = main([*argv, "--endpoint", server.endpoint])
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
-
-
-def cells(line: str) -> list[str]:
-    return re.split(r" {2,}", line.strip())
+    return cli_runner(server.endpoint, capsys)
 
 
 def test_function_list_shows_every_declared_function(cli: Any) -> None:

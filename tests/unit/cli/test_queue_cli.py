@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -15,12 +14,11 @@ from typing import Any
 import pytest
 
 from ekiden.cli.main import main
+from tests.support.cli_runs import cells, cli_runner
 from tests.support.clients import sqs_client
 from tests.support.functions import wait_for
 from tests.support.messaging import counts
 from tests.support.server import EkidenProcess
-
-Run = tuple[int, str, str]
 
 
 @pytest.fixture
@@ -32,18 +30,7 @@ def sqs(ekiden: EkidenProcess) -> Any:
 def cli(ekiden: EkidenProcess, capsys: pytest.CaptureFixture[str]) -> Any:
     """``cli("queue", "list", ...)`` runs ``ekiden`` in this process against the shared
     server and returns (exit status, stdout, stderr)."""
-
-    def run(*argv: str) -> Run:
-        status = main([*argv, "--endpoint", ekiden.endpoint])
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
-
-
-def cells(line: str) -> list[str]:
-    """The cells of a table line (columns are separated by two spaces or more)."""
-    return re.split(r" {2,}", line.strip())
+    return cli_runner(ekiden.endpoint, capsys)
 
 
 def url_of(sqs: Any, name: str) -> str:

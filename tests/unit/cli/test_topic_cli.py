@@ -4,17 +4,14 @@ a topic made and subscribed with the CLI delivers what the CLI publishes to an S
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
-from ekiden.cli.main import main
+from tests.support.cli_runs import cells, cli_runner
 from tests.support.clients import sqs_client
 from tests.support.server import EkidenProcess
 from tests.support.sns import sns_client
-
-Run = tuple[int, str, str]
 
 
 @pytest.fixture
@@ -31,18 +28,7 @@ def sns(ekiden: EkidenProcess) -> Any:
 def cli(ekiden: EkidenProcess, capsys: pytest.CaptureFixture[str]) -> Any:
     """``cli("topic", "list", ...)``: (exit status, stdout, stderr) of ``ekiden`` run in
     this process against the shared server."""
-
-    def run(*argv: str) -> Run:
-        status = main([*argv, "--endpoint", ekiden.endpoint])
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
-
-
-def cells(line: str) -> list[str]:
-    """The cells of a table line (columns are separated by two spaces or more)."""
-    return re.split(r" {2,}", line.strip())
+    return cli_runner(ekiden.endpoint, capsys)
 
 
 def test_a_created_topic_shows_in_the_table_and_in_the_json(
