@@ -5,7 +5,7 @@ age) and message counters (sent, received, deleted, dead-lettered). Per action (
 ``protocol``, ``action``, ``outcome``): request counts and a latency histogram. The
 store: COMMIT latency, jobs per group commit, health. Per function (label ``function``)
 and per event source mapping (labels ``uuid``, ``function``, ``queue``): the runtime's
-counters. The process: build info, start time, resident memory.
+counters. The process: build info, start time, resident memory, the garbage collector.
 
 The exporter only reads: figures other parts keep (the server's request metrics, the
 store writer's histograms, the runtime's counters, the broker's queue totals) and queue
@@ -272,4 +272,33 @@ class MetricsExporter:
             )
             memory.add((), process.resident_memory_bytes)
             families.append(memory)
-        return families
+        return families + _gc_families(process)
+
+
+def _gc_families(process: ProcessFigures) -> list[Family]:
+    """The collector's figures, under the names Prometheus's Python client uses."""
+    collections = Family(
+        "python_gc_collections_total",
+        "counter",
+        "Number of times this generation was collected.",
+    )
+    collected = Family(
+        "python_gc_objects_collected_total", "counter", "Objects collected during gc."
+    )
+    uncollectable = Family(
+        "python_gc_objects_uncollectable_total",
+        "counter",
+        "Uncollectable objects found during GC.",
+    )
+    for generation, figures in enumerate(process.gc_generations):
+        labels = (("generation", str(generation)),)
+        collections.add(labels, figures.collections)
+        collected.add(labels, figures.collected)
+        uncollectable.add(labels, figures.uncollectable)
+    frozen = Family(
+        "ekiden_gc_frozen_objects",
+        "gauge",
+        "Objects start-up left in the collector's permanent generation (never walked).",
+    )
+    frozen.add((), process.gc_frozen_objects)
+    return [collections, collected, uncollectable, frozen]

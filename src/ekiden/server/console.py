@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import time
@@ -25,7 +26,7 @@ from ekiden.core.figures import FiguresSource
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.functions import FunctionsService
 from ekiden.core.services.history import QueueHistory
-from ekiden.core.services.request_metrics import ProcessFigures, RequestMetrics
+from ekiden.core.services.request_metrics import GcGeneration, ProcessFigures, RequestMetrics
 from ekiden.server.http import HttpRequest, HttpResponse
 from ekiden.store.sqlite.store import SqliteStore
 
@@ -39,14 +40,18 @@ _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 40
 
 
 def process_figures() -> ProcessFigures:
-    """The version, start time and resident memory of this process."""
+    """The version, start time, resident memory and collector figures of this process."""
     resident: int | None = None
     with (
         contextlib.suppress(OSError, ValueError, IndexError),
         open("/proc/self/statm", encoding="ascii") as statm,
     ):
         resident = int(statm.read().split()[1]) * _PAGE_SIZE
-    return ProcessFigures(__version__, _STARTED_S, resident)
+    generations = tuple(
+        GcGeneration(stats["collections"], stats["collected"], stats["uncollectable"])
+        for stats in gc.get_stats()
+    )
+    return ProcessFigures(__version__, _STARTED_S, resident, generations, gc.get_freeze_count())
 
 
 class ConsoleRoutes:

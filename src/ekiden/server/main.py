@@ -9,6 +9,7 @@ import signal
 from ekiden import __version__
 from ekiden.config import Settings
 from ekiden.server.app import start_server
+from ekiden.server.gc_policy import settle_after_startup
 from ekiden.server.loop import install_event_loop_policy
 from ekiden.store.sqlite.store import DataDirInUse
 
@@ -27,6 +28,7 @@ def serve(settings: Settings) -> int:
 
 async def _serve(settings: Settings) -> int:
     server = await start_server(settings)
+    settle_after_startup()
     log.info(
         "ekiden %s listening on %s://%s:%d (store: sqlite in %s, account %s, region %s)",
         __version__,

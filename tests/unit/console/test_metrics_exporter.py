@@ -19,7 +19,7 @@ from ekiden.core.clock import FakeClock
 from ekiden.core.figures import FunctionStats, MappingStats
 from ekiden.core.services.broker import Broker
 from ekiden.core.services.messages import ReceiveOptions, SendEntry
-from ekiden.core.services.request_metrics import ProcessFigures, RequestMetrics
+from ekiden.core.services.request_metrics import GcGeneration, ProcessFigures, RequestMetrics
 from ekiden.store.sqlite.store import SqliteStore
 
 ACCOUNT = "000000000000"
@@ -76,6 +76,9 @@ def run(
     asyncio.run(main())
 
 
+GC_GENERATIONS = (GcGeneration(120, 3_400, 0), GcGeneration(11, 950, 1), GcGeneration(2, 75, 0))
+
+
 def exporter(
     broker: Broker,
     store: SqliteStore,
@@ -88,7 +91,7 @@ def exporter(
         figures or StaticFigures({}, []),
         requests or RequestMetrics(),
         store.writer.figures,
-        lambda: ProcessFigures("9.9.9", 1_700_000_000.5, memory),
+        lambda: ProcessFigures("9.9.9", 1_700_000_000.5, memory, GC_GENERATIONS, 41_000),
     )
 
 
@@ -254,6 +257,13 @@ def test_process_figures_and_content_type_follow_prometheus_conventions(
         assert value(found, "process_resident_memory_bytes") == 12_345_678
         without = samples((await exporter(broker, store, memory=None).render()).body)
         assert ("process_resident_memory_bytes", frozenset()) not in without
+        for generation, figures in enumerate(GC_GENERATIONS):
+            labels = {"generation": str(generation)}
+            assert value(found, "python_gc_collections_total", **labels) == figures.collections
+            assert value(found, "python_gc_objects_collected_total", **labels) == figures.collected
+            uncollectable = value(found, "python_gc_objects_uncollectable_total", **labels)
+            assert uncollectable == figures.uncollectable
+        assert value(found, "ekiden_gc_frozen_objects") == 41_000
 
     run(tmp_path, scenario)
 

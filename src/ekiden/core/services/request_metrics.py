@@ -216,8 +216,29 @@ class ProcessFigures:
         version: ekiden's version.
         start_time_s: when the process started, in seconds since the Unix epoch.
         resident_memory_bytes: resident set size, or None where it cannot be read.
+        gc_generations: the cyclic garbage collector's figures, one per generation
+            (youngest first).
+        gc_frozen_objects: objects in the collector's permanent generation (what
+            start-up made, see ``ekiden.server.gc_policy``).
     """
 
     version: str
     start_time_s: float
     resident_memory_bytes: int | None = None
+    gc_generations: tuple[GcGeneration, ...] = ()
+    gc_frozen_objects: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GcGeneration:
+    """One generation of the cyclic garbage collector, since the process started.
+
+    Attributes:
+        collections: how many times it was collected.
+        collected: objects those collections freed.
+        uncollectable: objects they found that could not be freed.
+    """
+
+    collections: int
+    collected: int
+    uncollectable: int
