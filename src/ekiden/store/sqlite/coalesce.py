@@ -50,10 +50,15 @@ class Coalescer(Generic[Key, Item, Outcome]):
         self,
         submit: Submit,
         run: Callable[[sqlite3.Connection, Key, list[Item]], list[Outcome]],
+        loop: asyncio.AbstractEventLoop,
         *,
         durable: bool = True,
     ) -> None:
         self._submit = submit
+        # The loop the calls come from, kept: asyncio.get_running_loop() makes a getpid()
+        # system call on every call (Python 3.11), and a system call under load is a
+        # point where the kernel may take the CPU away while this thread holds the GIL.
+        self._loop = loop
         self._durable = durable  # see GroupCommitWriter.submit
         self._run_batch = run
         self._lock = threading.Lock()  # the loop thread adds, the writer thread closes
@@ -63,7 +68,7 @@ class Coalescer(Generic[Key, Item, Outcome]):
         """Store ``items`` with the batch open for ``key``; their outcomes, in order."""
         # Each call waits on a future of its own, so cancelling one caller (its client
         # went away) cannot cancel the others' answer; their items are stored regardless.
-        mine: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        mine: asyncio.Future[list[Outcome]] = self._loop.create_future()
         with self._lock:
             entry = self._open.get(key)
             if entry is None:

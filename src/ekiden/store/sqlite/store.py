@@ -86,16 +86,17 @@ class SqliteStore:
         )
         submit = self._writer.submit
         self._sends: Coalescer[tuple[int, bool], tuple[NewMessage, Row], EnqueueOutcome] = (
-            Coalescer(submit, self._store_sends)
+            Coalescer(submit, self._store_sends, loop)
         )
         # Receives are answered before their commit (see ekiden.store.sqlite.writer).
         self._claims: Coalescer[ClaimKey, ClaimRequest, ClaimResult] = Coalescer(
             submit,
             lambda conn, key, requests: claim_batch(conn, key, requests, self._fifo_queues),
+            loop,
             durable=False,
         )
         self._deletes: Coalescer[tuple[int, bool], tuple[ReceiptRef, int], str] = Coalescer(
-            submit, _delete_batch
+            submit, _delete_batch, loop
         )
         self._fifo_queues: set[int] = set()
         self._lock: IO[bytes] | None = None
