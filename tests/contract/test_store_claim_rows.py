@@ -116,3 +116,46 @@ def test_a_queue_named_as_its_own_dead_letter_queue_keeps_delivering_the_message
         assert counts.visible + counts.in_flight == 1
 
     run(store_factory, scenario)
+
+
+def test_one_batch_may_mix_messages_with_and_without_attributes(
+    store_factory: StoreOpener,
+) -> None:
+    """Columns NULL in every row of a send are left out of its INSERT: a batch where only
+    some messages carry attributes (or system attributes) must store each one's own, and
+    FIFO messages keep their group and deduplication id."""
+    plain = {"kind": AttributeValue("String", string_value="plain")}
+    trace = {"AWSTraceHeader": AttributeValue("String", string_value="Root=1-abc")}
+
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("q")
+        sent = [
+            new_message("none"),
+            new_message("attributes", attributes=plain),
+            new_message("system", system_attributes=trace),
+            new_message("both", attributes=plain, system_attributes=trace),
+            new_message("none again"),
+        ]
+        await h.send(queue, *sent)
+        await h.send(queue, new_message("alone"))
+        got = {m.body: m for m in await h.receive(queue, max_messages=10)}
+        assert sorted(got) == sorted([m.body for m in sent] + ["alone"])
+        for message in sent:
+            delivered = got[message.body]
+            assert delivered.attributes == message.attributes
+            assert delivered.system_attributes == message.system_attributes
+            assert delivered.md5_of_attributes == message.md5_of_attributes
+            assert delivered.md5_of_system_attributes == message.md5_of_system_attributes
+        assert got["alone"].attributes == {} and got["alone"].md5_of_attributes is None
+
+        fifo = await h.queue("q.fifo", fifo=True)
+        await h.send(
+            fifo,
+            new_message("g1", group="a", dedup="d1"),
+            new_message("g2", group="b", dedup="d2", attributes=plain),
+        )
+        delivered = await h.receive(fifo, max_messages=10)
+        assert [(m.body, m.group_id) for m in delivered] == [("g1", "a"), ("g2", "b")]
+        assert delivered[1].attributes == plain
+
+    run(store_factory, scenario)

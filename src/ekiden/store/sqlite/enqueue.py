@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
+from operator import itemgetter
+from typing import Final
 
 from ekiden.core.ids import format_sequence_number
 from ekiden.core.rules import dedup
@@ -17,12 +20,26 @@ from ekiden.core.storage import EnqueueOutcome, NewMessage
 from ekiden.store.sqlite.codec import encode_attributes
 from ekiden.store.sqlite.sql import Row, insert_many, key_lists
 
-_MESSAGE_COLUMNS = (
-    "queue_id, message_id, body, attributes, system_attributes, md5_body, md5_attributes, "
-    "md5_system, sender_id, sent_ms, expires_ms, visible_at_ms, group_id, dedup_id"
+_MESSAGE_COLUMNS: Final = (
+    "queue_id",
+    "message_id",
+    "body",
+    "attributes",
+    "system_attributes",
+    "md5_body",
+    "md5_attributes",
+    "md5_system",
+    "sender_id",
+    "sent_ms",
+    "expires_ms",
+    "visible_at_ms",
+    "group_id",
+    "dedup_id",
 )
 _SENT_AT = 9  # index of sent_ms in a row of _MESSAGE_COLUMNS
 _VISIBLE_AT = 11  # index of visible_at_ms
+# Columns that are NULL for most messages (no attributes, a standard queue), by index.
+_OFTEN_NULL: Final = (3, 4, 6, 7, 12, 13)
 
 
 def insert_messages(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
@@ -31,8 +48,26 @@ def insert_messages(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
     ``seq`` is an AUTOINCREMENT key and only the writer thread inserts, so rows inserted
     together get consecutive values in their order: the first row's seq and the offset
     of a row name its seq.
+
+    Columns that are NULL in every row are left out of the statement (they default to
+    NULL): the sqlite3 module binds ``None`` (and ``bytes``) through its adapter
+    registry, a lookup that fails three ways and costs about 0.7 µs a value -- a plain
+    standard-queue message has six of them, which made binding it four times dearer.
     """
-    return insert_many(conn, f"INSERT INTO messages ({_MESSAGE_COLUMNS})", 14, rows)
+    unused = [i for i in _OFTEN_NULL if all(row[i] is None for row in rows)]
+    if not unused:
+        return insert_many(conn, _insert_statement(_ALL_COLUMNS), len(_ALL_COLUMNS), rows)
+    kept = tuple(i for i in _ALL_COLUMNS if i not in unused)
+    narrow = itemgetter(*kept)
+    return insert_many(conn, _insert_statement(kept), len(kept), [narrow(row) for row in rows])
+
+
+_ALL_COLUMNS: Final = tuple(range(len(_MESSAGE_COLUMNS)))
+
+
+@cache
+def _insert_statement(columns: tuple[int, ...]) -> str:
+    return f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS[i] for i in columns)})"
 
 
 def message_rows(
