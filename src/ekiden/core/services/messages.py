@@ -211,7 +211,7 @@ class MessageService:
         claim again for nothing (concurrent claims of one queue are one store job).
         """
         if any(message.delay_s == 0 for message in prepared):
-            asyncio.get_running_loop().call_soon(self.waiters.notify, queue_id)
+            self.waiters.loop.call_soon(self.waiters.notify, queue_id)
 
     def _prepare(self, queue: Queue, entry: SendEntry, sender_id: str) -> NewMessage:
         check_body(entry.body)
@@ -280,7 +280,7 @@ class MessageService:
         )
         wait_s = options.wait_time_s if options.wait_time_s is not None else settings.wait_time_s
         dead_letter = await self._dead_letter_target(queue)
-        loop = asyncio.get_running_loop()
+        loop = self.waiters.loop
         deadline = loop.time() + wait_s
         attempt_id = options.attempt_id if settings.is_fifo else None
         abandoned = options.abandoned

@@ -20,12 +20,25 @@ class QueueWaiters:
     def __init__(self) -> None:
         self._generations: dict[int, asyncio.Future[None]] = {}
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the broker runs on (the running loop at the first call).
+
+        Kept because ``asyncio.get_running_loop()`` makes a ``getpid()`` system call on
+        every call (Python 3.11), and receives and sends need the loop every time.
+        """
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def watch(self, queue_id: int) -> asyncio.Future[None]:
         """The future the next change to ``queue_id`` completes."""
         future = self._generations.get(queue_id)
         if future is None or future.done():
-            future = asyncio.get_running_loop().create_future()
+            future = self.loop.create_future()
             if self._closed:
                 future.set_result(None)
             self._generations[queue_id] = future
