@@ -21,9 +21,9 @@ trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf
 for _ in $(seq 100); do grep -q listening "$WORK/log" && break; sleep 0.1; done
 URL=$(grep -oE 'http://[0-9.]+:[0-9]+' "$WORK/log" | head -1)
 
-ticks() { # per thread: name and utime+stime in clock ticks, in thread-creation order
+ticks() { # per thread, in thread-creation order: user and system time in clock ticks
     for task in /proc/$SERVER/task/*; do
-        echo "$(awk '{print $14 + $15}' "$task/stat")"
+        awk '{print $14, $15}' "$task/stat"
     done
 }
 ticks >"$WORK/before"
@@ -40,8 +40,10 @@ ticks >"$WORK/after"
 MESSAGES=$(awk '$1 == "A" {gsub(",", "", $2); total += $2} END {print total}' "$WORK/report")
 paste "$WORK/before" "$WORK/after" | awk -v msgs="$MESSAGES" -v hz="$(getconf CLK_TCK)" '
     NR == 1 {name = "main"} NR == 2 {name = "store"} NR > 2 {name = "other"}
-    {cpu[name] += ($2 - $1) / hz}
+    {user[name] += ($3 - $1) / hz; sys[name] += ($4 - $2) / hz}
     END {
-        printf "\nserver CPU per message over %d messages (all phases):\n", msgs
-        for (n in cpu) if (cpu[n] > 0) printf "  %-6s %7.2f s  %6.2f us/msg\n", n, cpu[n], cpu[n] * 1e6 / msgs
+        printf "\nserver CPU per message over %d messages (all phases; user + system):\n", msgs
+        for (n in user) if (user[n] + sys[n] > 0)
+            printf "  %-6s %7.2f s  %6.2f us/msg  (%.2f + %.2f)\n", n, user[n] + sys[n],
+                (user[n] + sys[n]) * 1e6 / msgs, user[n] * 1e6 / msgs, sys[n] * 1e6 / msgs
     }'
