@@ -155,7 +155,10 @@ def test_one_batch_may_mix_messages_with_and_without_attributes(
             new_message("g2", group="b", dedup="d2", attributes=plain),
         )
         delivered = await h.receive(fifo, max_messages=10)
-        assert [(m.body, m.group_id) for m in delivered] == [("g1", "a"), ("g2", "b")]
+        assert [(m.body, m.group_id, m.dedup_id) for m in delivered] == [
+            ("g1", "a", "d1"),
+            ("g2", "b", "d2"),
+        ]
         assert delivered[1].attributes == plain
 
     run(store_factory, scenario)

@@ -161,4 +161,4 @@ def test_start_up_objects_are_frozen_and_request_garbage_is_left_to_reference_co
         collections = value(after, "python_gc_collections_total", **young) - value(
             before, "python_gc_collections_total", **young
         )
-        assert collections <= 3
+        assert collections <= 10  # 118 measured with the interpreter's default

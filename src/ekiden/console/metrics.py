@@ -298,7 +298,7 @@ def _gc_families(process: ProcessFigures) -> list[Family]:
     frozen = Family(
         "ekiden_gc_frozen_objects",
         "gauge",
-        "Objects start-up left in the collector's permanent generation (never walked).",
+        "Objects in the collector's permanent generation (frozen after start-up).",
     )
     frozen.add((), process.gc_frozen_objects)
     return [collections, collected, uncollectable, frozen]

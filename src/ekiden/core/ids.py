@@ -90,7 +90,7 @@ class ReceiptRef(NamedTuple):
     """What a receipt handle names: one delivery of one message of one queue.
 
     A named tuple rather than a frozen dataclass: one is made for every message received
-    and every one deleted, and a frozen dataclass's constructor costs five times more.
+    and every one deleted, and a frozen dataclass's constructor costs three times more.
     """
 
     queue_id: int

@@ -10,10 +10,11 @@ took about a tenth of the event-loop thread, and every full pass stalled all req
 for 10-20 ms: it was the p99 of a SendMessage.
 
 So once start-up is done, its objects are moved to the collector's permanent generation
-(``gc.freeze``: never walked again, still freed by reference counting), and the young
-generation is collected after ``YOUNG_GENERATION_THRESHOLD`` net new objects. Cycles are
-still collected, a little later; the older generations keep the interpreter's
-thresholds.
+(``gc.freeze``: never walked again; freed by reference counting when they are dropped,
+but never as part of a garbage cycle -- start-up objects are kept for life, so what
+this can leak is small and bounded), and the young generation is collected after
+``YOUNG_GENERATION_THRESHOLD`` net new objects. Cycles made later are still collected,
+a little later; the older generations keep the interpreter's thresholds.
 """
 
 from __future__ import annotations

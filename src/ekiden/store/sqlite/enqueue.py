@@ -38,8 +38,10 @@ _MESSAGE_COLUMNS: Final = (
 )
 _SENT_AT = 9  # index of sent_ms in a row of _MESSAGE_COLUMNS
 _VISIBLE_AT = 11  # index of visible_at_ms
-# Columns that are NULL for most messages (no attributes, a standard queue), by index.
-_OFTEN_NULL: Final = (3, 4, 6, 7, 12, 13)
+# Columns that are NULL for most messages, by index, in the pairs that are NULL together:
+# attributes and their digest, system attributes and theirs, FIFO group and dedup id.
+_OFTEN_NULL: Final = ((3, 6), (4, 7), (12, 13))
+_ALL_COLUMNS: Final = tuple(range(len(_MESSAGE_COLUMNS)))
 
 
 def insert_messages(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
@@ -54,15 +56,19 @@ def insert_messages(conn: sqlite3.Connection, rows: Sequence[Row]) -> int:
     registry, a lookup that fails three ways and costs about 0.7 µs a value -- a plain
     standard-queue message has six of them, which made binding it four times dearer.
     """
-    unused = [i for i in _OFTEN_NULL if all(row[i] is None for row in rows)]
+    unused = [
+        column
+        for pair in _OFTEN_NULL
+        if all(row[pair[0]] is None and row[pair[1]] is None for row in rows)
+        for column in pair
+    ]
     if not unused:
         return insert_many(conn, _insert_statement(_ALL_COLUMNS), len(_ALL_COLUMNS), rows)
+    # At most eight column sets (pairs dropped together), each a handful of chunk sizes:
+    # the statement cache (health.open_connection) holds them all.
     kept = tuple(i for i in _ALL_COLUMNS if i not in unused)
     narrow = itemgetter(*kept)
     return insert_many(conn, _insert_statement(kept), len(kept), [narrow(row) for row in rows])
-
-
-_ALL_COLUMNS: Final = tuple(range(len(_MESSAGE_COLUMNS)))
 
 
 @cache

@@ -43,7 +43,11 @@ PROBE_HEADROOM_BYTES = 256 * 1024
 
 def open_connection(path: Path) -> sqlite3.Connection:
     """A connection configured for durability: WAL with a full fsync on every commit."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # The hot statements come in a few shapes times power-of-two lengths (see
+    # ekiden.store.sqlite.sql): more than the default cache of 128 prepared statements.
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=512
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=OFF")
