@@ -242,15 +242,17 @@ class SqliteStore:
         conn: sqlite3.Connection, key: tuple[int, bool], sends: list[tuple[NewMessage, Row]]
     ) -> list[EnqueueOutcome]:
         queue_id, is_fifo = key
-        if conn.execute("SELECT 1 FROM queues WHERE id = ?", (queue_id,)).fetchone() is None:
-            raise QueueDoesNotExist()  # deleted while these sends were on their way
         outcomes = store_sends(conn, queue_id, is_fifo, sends)
         added = sum(1 for outcome in outcomes if not outcome.duplicate)
-        if added:
-            conn.execute(
-                "UPDATE queues SET message_count = message_count + ? WHERE id = ?",
-                (added, queue_id),
-            )
+        # One statement counts the messages and finds out whether the queue was deleted
+        # while these sends were on their way (every statement costs the writer a GIL
+        # hand-over); raising makes the writer roll this job's rows back.
+        counted = conn.execute(
+            "UPDATE queues SET message_count = message_count + ? WHERE id = ?",
+            (added, queue_id),
+        )
+        if counted.rowcount == 0:
+            raise QueueDoesNotExist()
         return outcomes
 
     # --- receiving -------------------------------------------------------------------
