@@ -162,3 +162,34 @@ def test_one_batch_may_mix_messages_with_and_without_attributes(
         assert delivered[1].attributes == plain
 
     run(store_factory, scenario)
+
+
+def test_large_messages_beyond_one_lookups_byte_budget_are_each_delivered_once_in_order(
+    store_factory: StoreOpener,
+) -> None:
+    """A lookup reads no more than about 8 MiB of bodies and attributes (beyond its first
+    row): twelve messages of 1 MiB take several lookups, and a claim whose messages stay
+    visible (zero visibility timeout) looks past what it took."""
+    big = {"pad": AttributeValue("String", string_value="a" * 200_000)}
+    bodies = [f"{i:02}" + "x" * 850_000 for i in range(12)]
+
+    async def scenario(h: Harness) -> None:
+        queue = await h.queue("big")
+        await h.send(queue, *(new_message(b, attributes=big) for b in bodies))
+        receives = [
+            h.store.claim(ClaimRequest(queue.queue_id, False, 10, 30_000, h.now)) for _ in range(3)
+        ]
+        results = await asyncio.gather(*receives)
+        delivered = [m.body for r in results for m in r.messages]
+        assert [b[:2] for b in delivered] == [b[:2] for b in bodies]  # once each, in order
+        assert delivered == bodies
+        assert all(m.attributes == big for r in results for m in r.messages)
+        assert [len(r.messages) for r in results] == [10, 2, 0]
+
+        visible = await h.queue("big-visible")
+        await h.send(visible, *(new_message(b, attributes=big) for b in bodies))
+        for _ in range(2):  # each claim sees all twelve: what it took is visible again
+            taken = await h.receive(visible, max_messages=10, visibility_s=0)
+            assert [m.body[:2] for m in taken] == [b[:2] for b in bodies[:10]]
+
+    run(store_factory, scenario)

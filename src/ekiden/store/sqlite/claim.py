@@ -30,21 +30,44 @@ MESSAGE_JSON = (
     "sent_ms, expires_ms, visible_at_ms, receive_count, first_receive_ms, nonce, group_id, "
     "dedup_id, dlq_source_queue_id)"
 )
-_VISIBLE_MESSAGES = (
-    f"SELECT json_group_array({MESSAGE_JSON}) FROM (SELECT * FROM messages "
-    "WHERE queue_id = ? AND visible_at_ms <= ? ORDER BY visible_at_ms LIMIT ?)"
-)
+
+
+def _visible_messages(but: str) -> str:
+    """Visible messages of a queue (``queue_id, now_ms, [but...], limit, byte budget``) in
+    visibility order, as many as the LIMIT allows but no more than fit the byte budget:
+    a row is included while the bodies and attributes of the rows before it add up to
+    less than the budget (the first row always is). ``but`` leaves rows out.
+
+    The JSON text of a row is at most about four times those bytes (attributes are
+    escaped twice: once in the stored JSON, once in the aggregate), so one lookup stays
+    near 4 x 8 MiB plus one row however many receives one claim serves; a usual claim
+    needs one lookup, where fixed chunks of 32 rows made a claim for 300 messages ten
+    lookups and ten updates (each one a GIL hand-over for the writer thread). The running
+    sum is worked out over keys and sizes only, so no body is held but those returned.
+    """
+    return (
+        f"SELECT json_group_array({MESSAGE_JSON}) FROM messages WHERE seq IN ("
+        "SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY visible_at_ms, seq "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS bytes_before FROM ("
+        "SELECT seq, visible_at_ms, length(CAST(body AS BLOB)) "
+        "+ ifnull(length(attributes), 0) + ifnull(length(system_attributes), 0) AS size "
+        f"FROM messages WHERE queue_id = ? AND visible_at_ms <= ?{but} "
+        "ORDER BY visible_at_ms, seq LIMIT ?)) WHERE ifnull(bytes_before, 0) < ?)"
+    )
+
+
+_VISIBLE_MESSAGES = _visible_messages("")
+# The same, leaving out the seqs of a JSON list: what a claim with a zero visibility
+# timeout took (still visible) when it has to look again.
+_VISIBLE_MESSAGES_BUT_TAKEN = _visible_messages(" AND seq NOT IN (SELECT value FROM json_each(?))")
 _GROUP_MESSAGES = (
     f"SELECT json_group_array({MESSAGE_JSON}) FROM (SELECT * FROM messages "
     "WHERE queue_id = ? AND group_id = ? ORDER BY seq LIMIT ?)"
 )
 _in_visibility_order = itemgetter(11, 0)  # ORDER BY visible_at_ms, then the index's seq
 _in_seq_order = itemgetter(0)
-# Rows per lookup: bounds the JSON text of one lookup, however many receives one claim
-# serves. A row of 1 MiB whose attributes are all quotes (escaped twice: once in the
-# stored JSON, once in the aggregate) is 4 MiB of text, so 32 rows stay near 128 MiB
-# (16 rows made `drain` about 5 % slower).
-_CLAIM_CHUNK_ROWS = 32
+_CLAIM_LOOKUP_ROWS = 1024  # rows per lookup of a standard claim, at most
+_CLAIM_LOOKUP_BYTES = 8 * 1024 * 1024  # see _VISIBLE_MESSAGES
 _COPY_COLUMNS = (
     "message_id, body, attributes, system_attributes, md5_body, md5_attributes, md5_system, "
     "sender_id, sent_ms, group_id, dedup_id"
@@ -101,19 +124,23 @@ class Claim:
     def _claim_standard(self) -> None:
         req = self.req
         # What this claim took stays visible with a zero visibility timeout, so later
-        # lookups of the claim fetch that many more rows and skip them.
-        taken: set[int] = set()
+        # lookups of the claim leave it out.
+        taken: list[int] = []
         stays_visible = req.visibility_ms // 1000 == 0
         while len(self.delivered) < req.max_messages:
-            wanted = min(req.max_messages - len(self.delivered), _CLAIM_CHUNK_ROWS)
-            limit = wanted + len(taken) if stays_visible else wanted
-            found = json_rows(self.conn, _VISIBLE_MESSAGES, (req.queue_id, req.now_ms, limit))
-            found.sort(key=_in_visibility_order)
-            rows = [row for row in found if row[0] not in taken]
-            if not rows:
+            wanted = min(req.max_messages - len(self.delivered), _CLAIM_LOOKUP_ROWS)
+            if taken:
+                statement = _VISIBLE_MESSAGES_BUT_TAKEN
+                params: tuple[Any, ...] = (req.queue_id, req.now_ms, orjson.dumps(taken).decode())
+            else:
+                statement, params = _VISIBLE_MESSAGES, (req.queue_id, req.now_ms)
+            found = json_rows(self.conn, statement, (*params, wanted, _CLAIM_LOOKUP_BYTES))
+            if not found:
                 break
-            for row in rows[:wanted]:
-                taken.add(row[0])
+            found.sort(key=_in_visibility_order)
+            for row in found:
+                if stays_visible:
+                    taken.append(row[0])
                 self._take(row)
             self._hide_taken()
 
