@@ -12,11 +12,14 @@ Digest rules (what SQS computes, and what the AWS SDKs check on every send and r
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from ekiden.core import limits
 from ekiden.core.errors import InvalidMessageContents, InvalidParameterValue, MissingParameter
@@ -26,6 +29,24 @@ _INVALID_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-.]+\Z")  # \Z: "$" would allow a final newline
 _DATA_TYPE = re.compile(r"^(String|Number|Binary)(\..*)?\Z")
 _LENGTH = struct.Struct(">I")
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as _Md5
+
+
+def _small_input_md5() -> Callable[..., _Md5]:
+    """CPython's built-in MD5 where there is one: it sets up no OpenSSL context, which
+    halves the cost of a short input (0.4 against 0.9 µs for 100 bytes, one per message
+    sent); OpenSSL's stays a little faster for long ones."""
+    try:
+        builtin = importlib.import_module("_md5")
+    except ImportError:  # a build without it (FIPS-restricted)
+        return partial(hashlib.md5, usedforsecurity=False)
+    return cast("Callable[..., _Md5]", builtin.md5)
+
+
+_new_small_md5 = _small_input_md5()
+_SMALL_BODY_BYTES = 16 * 1024
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
 
 SYSTEM_ATTRIBUTE_NAMES = frozenset({"AWSTraceHeader"})
@@ -188,6 +209,8 @@ def is_sqs_number(text: str) -> bool:
 
 def attributes_size(attributes: MessageAttributes) -> int:
     """The bytes attributes count towards the message size: name + type + value each."""
+    if not attributes:
+        return 0  # most messages: no loop to set up
     total = 0
     for name, value in attributes.items():
         total += len(name.encode("utf-8")) + len(value.data_type.encode("utf-8"))
@@ -198,6 +221,8 @@ def attributes_size(attributes: MessageAttributes) -> int:
 def md5_of_body(body: str | bytes) -> str:
     """The MD5OfMessageBody of a body (given as text, or as its UTF-8 bytes)."""
     data = body.encode("utf-8") if isinstance(body, str) else body
+    if len(data) < _SMALL_BODY_BYTES:
+        return _new_small_md5(data).hexdigest()
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
@@ -205,7 +230,7 @@ def md5_of_attributes(attributes: MessageAttributes) -> str | None:
     """The SQS digest of message (or system) attributes; ``None`` when there are none."""
     if not attributes:
         return None
-    digest = hashlib.md5(usedforsecurity=False)
+    digest = _new_small_md5()
     for name in sorted(attributes):
         value = attributes[name]
         _update_with_length(digest, name.encode("utf-8"))
@@ -219,7 +244,7 @@ def md5_of_attributes(attributes: MessageAttributes) -> str | None:
     return digest.hexdigest()
 
 
-def _update_with_length(digest: hashlib._Hash, data: bytes) -> None:
+def _update_with_length(digest: _Md5, data: bytes) -> None:
     digest.update(_LENGTH.pack(len(data)))
     digest.update(data)
 

@@ -502,17 +502,20 @@ def check_batch(ids: Sequence[str], entry_shape: str = "entry") -> None:
 
 
 def check_batch_size(entries: Sequence[SendEntry]) -> None:
-    # surrogatepass: a body may still hold a lone surrogate here (JSON "\ud800"); the
-    # entry itself is rejected later, as InvalidMessageContents.
-    total = sum(
-        len(e.body.encode("utf-8", "surrogatepass")) + attributes_size(e.attributes)
-        for e in entries
-    )
+    total = sum(_utf8_length(e.body) + attributes_size(e.attributes) for e in entries)
     if total > limits.MAX_MESSAGE_BYTES:
         raise BatchRequestTooLong(
             f"Batch requests cannot be longer than {limits.MAX_MESSAGE_BYTES} bytes. You have "
             f"sent {total} bytes."
         )
+
+
+def _utf8_length(text: str) -> int:
+    """The UTF-8 length of ``text``; an ASCII string's is its length (``isascii`` reads a
+    flag the string keeps, no encoding needed). ``surrogatepass``: a body may still hold
+    a lone surrogate here (JSON "\\ud800"); the entry itself is rejected later, as
+    InvalidMessageContents."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _check_receive_options(options: ReceiveOptions) -> None:
