@@ -10,6 +10,7 @@ lost. The COMMIT is slowed down here so the order of the two answers is unmistak
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,15 +61,30 @@ async def _receive_while_sending(
     broker: Broker, conn: _SlowCommits, queue: str, entry: SendEntry
 ) -> tuple[list[ReceivedMessage], bool]:
     """Start a long poll, then a send with slow commits; what the receive got, and
-    whether the send was still unanswered when the receive returned."""
+    whether the send was still unanswered when the receive returned.
+
+    The store's writer thread is held while the send and whatever it wakes are queued,
+    so that they meet in one group, as they usually do under load; without that the
+    writer thread could start the send's group before a woken claim is queued (it wins
+    the GIL whenever the event loop polls), and the test would depend on the timing.
+    """
     receive = asyncio.ensure_future(broker.messages.receive(queue, ReceiveOptions(1, 30, 5)))
     await asyncio.sleep(0.1)  # the receive found nothing and waits
     assert not receive.done()
+    store = broker.store
+    assert isinstance(store, SqliteStore)
+    holding, gate = threading.Event(), threading.Event()
+    held = store.writer.submit(lambda _: holding.set() or gate.wait(10))
+    while not holding.is_set():
+        await asyncio.sleep(0.01)
     conn.slow = True
     send = asyncio.ensure_future(broker.messages.send(queue, [entry], ACCOUNT))
+    await asyncio.sleep(0.1)  # the send and any claim it woke are queued behind the gate
+    gate.set()
     received = await asyncio.wait_for(receive, 5)
     send_was_pending = not send.done()
     (result,) = await send
+    await held
     assert not isinstance(result, Exception)
     assert [m.message_id for m in received] == [result.message_id]
     return received, send_was_pending
