@@ -79,7 +79,7 @@ async def _receive_while_sending(
         await asyncio.sleep(0.01)
     conn.slow = True
     send = asyncio.ensure_future(broker.messages.send(queue, [entry], ACCOUNT))
-    await asyncio.sleep(0.1)  # the send and any claim it woke are queued behind the gate
+    await asyncio.sleep(0.1)  # the send and any claim it woke queue up while the writer is held
     gate.set()
     received = await asyncio.wait_for(receive, 5)
     send_was_pending = not send.done()

@@ -139,9 +139,9 @@ class Claim:
                 break
             found.sort(key=_in_visibility_order)
             for row in found:
-                if stays_visible:
-                    taken.append(row[0])
                 self._take(row)
+            if stays_visible:
+                taken.extend(self.unhidden)  # delivered (expired and moved rows are gone)
             self._hide_taken()
 
     def _claim_fifo(self) -> None:

@@ -44,6 +44,8 @@ def _padded_insert(statement: str, columns: int, rows: int) -> str:
 def insert_many(conn: sqlite3.Connection, statement: str, columns: int, rows: Sequence[Row]) -> int:
     """Run ``statement`` (an ``INSERT ... INTO t (cols)``) for ``rows``, in order; the
     rowid of the first row inserted (rows inserted together get consecutive rowids).
+    That rowid means something only for a plain INSERT into a rowid table: with ``OR
+    IGNORE`` a skipped row would shift it.
 
     One statement per 1,024 rows (fewer where SQLite binds fewer values), so a usual
     group's rows go in with one: every statement costs the writer thread a hand-over of
