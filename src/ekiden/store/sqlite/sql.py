@@ -30,6 +30,14 @@ def _largest_power_of_two(limit: int) -> int:
     return size
 
 
+def _padded_length(count: int) -> int:
+    """The power of two a statement for ``count`` rows or keys is padded up to."""
+    size = 1
+    while size < count:
+        size *= 2
+    return size
+
+
 def _variable_limit(conn: sqlite3.Connection) -> int:
     """How many values one statement may bind: 32,766 since SQLite 3.32, 999 before."""
     return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
@@ -57,9 +65,7 @@ def insert_many(conn: sqlite3.Connection, statement: str, columns: int, rows: Se
     for start in range(0, len(rows), largest):
         chunk = rows[start : start + largest]
         count = len(chunk)
-        size = 1
-        while size < count:
-            size *= 2
+        size = _padded_length(count)
         values = [value for row in chunk for value in row]
         if size > count:
             values.extend(chunk[-1] * (size - count))
@@ -82,9 +88,7 @@ def key_lists(conn: sqlite3.Connection, keys: Sequence[Any]) -> Iterator[tuple[s
     most = _largest_power_of_two(min(_MAX_KEYS, _variable_limit(conn) - _SPARE_VARIABLES))
     for start in range(0, len(keys), most):
         chunk = list(keys[start : start + most])
-        size = 1
-        while size < len(chunk):
-            size *= 2
+        size = _padded_length(len(chunk))
         chunk += [chunk[-1]] * (size - len(chunk))
         yield _marks(size), chunk
 
