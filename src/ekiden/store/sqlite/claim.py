@@ -123,15 +123,15 @@ class Claim:
 
     def _claim_standard(self) -> None:
         req = self.req
-        # What this claim took stays visible with a zero visibility timeout, so later
+        # What this claim delivered stays visible with a zero visibility timeout, so later
         # lookups of the claim leave it out.
-        taken: list[int] = []
         stays_visible = req.visibility_ms // 1000 == 0
         while len(self.delivered) < req.max_messages:
             wanted = min(req.max_messages - len(self.delivered), _CLAIM_LOOKUP_ROWS)
-            if taken:
+            if stays_visible and self.delivered:
+                taken = orjson.dumps([m.receipt.seq for m in self.delivered]).decode()
                 statement = _VISIBLE_MESSAGES_BUT_TAKEN
-                params: tuple[Any, ...] = (req.queue_id, req.now_ms, orjson.dumps(taken).decode())
+                params: tuple[Any, ...] = (req.queue_id, req.now_ms, taken)
             else:
                 statement, params = _VISIBLE_MESSAGES, (req.queue_id, req.now_ms)
             found = json_rows(self.conn, statement, (*params, wanted, _CLAIM_LOOKUP_BYTES))
@@ -140,8 +140,6 @@ class Claim:
             found.sort(key=_in_visibility_order)
             for row in found:
                 self._take(row)
-            if stays_visible:
-                taken.extend(self.unhidden)  # delivered (expired and moved rows are gone)
             self._hide_taken()
 
     def _claim_fifo(self) -> None:
