@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ekiden.core import limits
 from ekiden.core.errors import QueueDoesNotExist
 from ekiden.core.ids import ReceiptRef
 from ekiden.core.storage import ClaimRequest, DeadLetterTarget, DeleteOutcome, EnqueueOutcome
@@ -128,6 +129,62 @@ def test_a_fifo_duplicate_in_a_later_coalesced_call_gets_the_original(tmp_path: 
         assert int(second[1].sequence_number or 0) > int(first[0].sequence_number or 0)
         claimed = await store.claim(ClaimRequest(queue.queue_id, True, 10, 30_000, NOW_MS + 2))
         assert [m.body for m in claimed.messages] == ["original", "other"]
+
+    _run(tmp_path, scenario)
+
+
+def test_coalesced_fifo_sends_mixing_fresh_keys_and_duplicates_store_only_the_originals(
+    tmp_path: Path,
+) -> None:
+    """One job holding a fresh key, a key still in its window, a key whose window has
+    passed and a key repeated within the job: the duplicates' rows are gone again, the
+    others keep increasing sequence numbers, and each group's head is its first message."""
+
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q.fifo", True, {}, {}, NOW_MS)
+        old = new_message("old", group="g1", dedup="lapsed")
+        live = new_message("live", group="g1", dedup="live")
+        await store.enqueue(queue, [old], DAY_MS, NOW_MS - limits.DEDUP_WINDOW_MS)
+        (kept,) = await store.enqueue(queue, [live], DAY_MS, NOW_MS - 1)
+        store_time = NOW_MS
+        batch = [
+            new_message("a", group="g1", dedup="a"),
+            new_message("live again", group="g1", dedup="live"),
+            new_message("b", group="g2", dedup="b"),
+            new_message("a again", group="g2", dedup="a"),
+            new_message("lapsed again", group="g2", dedup="lapsed"),
+        ]
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.enqueue(queue, batch[:2], DAY_MS, store_time),
+                lambda: store.enqueue(queue, batch[2:], DAY_MS, store_time),
+            ],
+        )
+        assert jobs == 1
+        outcomes: list[EnqueueOutcome] = results[0] + results[1]
+        assert [o.duplicate for o in outcomes] == [False, True, False, True, False]
+        assert outcomes[1].message_id == live.message_id
+        assert outcomes[1].sequence_number == kept.sequence_number
+        assert outcomes[3].message_id == batch[0].message_id
+        assert outcomes[3].sequence_number == outcomes[0].sequence_number
+        fresh = [int(o.sequence_number or 0) for o in outcomes if not o.duplicate]
+        assert fresh == sorted(fresh) and int(kept.sequence_number or 0) < fresh[0]
+        assert (await store.counts(queue.queue_id, store_time)).visible == 5
+
+        claimed = await store.claim(ClaimRequest(queue.queue_id, True, 10, 30_000, store_time))
+        assert [m.body for m in claimed.messages] == ["old", "live", "a", "b", "lapsed again"]
+        remembered = await store.writer.submit(
+            lambda conn: conn.execute(
+                "SELECT dedup_key, message_id FROM dedup ORDER BY dedup_key"
+            ).fetchall()
+        )
+        assert remembered == [
+            ("a", batch[0].message_id),
+            ("b", batch[2].message_id),
+            ("lapsed", batch[4].message_id),
+            ("live", live.message_id),
+        ]
 
     _run(tmp_path, scenario)
 

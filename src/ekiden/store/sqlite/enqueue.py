@@ -14,6 +14,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Final
 
+from ekiden.core import limits
 from ekiden.core.ids import format_sequence_number
 from ekiden.core.rules import dedup
 from ekiden.core.storage import EnqueueOutcome, NewMessage
@@ -144,91 +145,102 @@ def _store_fifo(
     conn: sqlite3.Connection, queue_id: int, messages: Sequence[NewMessage], rows: Sequence[Row]
 ) -> list[EnqueueOutcome]:
     """``enqueue_fifo`` for prepared rows; each message's dedup window starts at its own
-    send time (the rows of coalesced requests differ by a few milliseconds)."""
-    seen = _recent_dedup_hits(conn, queue_id, messages, rows)
-    fresh: list[int] = []  # indexes (in ``messages``) of the messages to store
-    # Per message: the position in ``fresh`` of the message it is answered with and
-    # whether it is a duplicate of it, or (message id, seq) of an original stored earlier.
-    answers: list[tuple[int, bool] | tuple[str, int]] = []
-    pending: dict[str, int] = {}  # dedup key -> position in ``fresh``
+    send time (the rows of coalesced requests differ by a few milliseconds).
+
+    Every row is inserted first and its dedup key remembered with one upsert that
+    leaves a key alone while it is in its window. When the upsert changed a row for
+    every key, nothing was a duplicate -- the usual case, which so costs no lookup (each
+    statement costs the writer a GIL hand-over; see ``ekiden.store.sqlite.coalesce``).
+    Otherwise the keys' rows name the original of each duplicate, and the duplicates'
+    rows go again.
+    """
+    first_seq = insert_messages(conn, rows)
+    keyed = [(index, m) for index, m in enumerate(messages) if m.dedup_key is not None]
+    changes = conn.total_changes
+    _remember_dedup(conn, queue_id, keyed, rows, first_seq)
+    remembered: dict[str | None, tuple[str, int]] = {}
+    if conn.total_changes - changes < len(keyed):
+        remembered = _remembered(conn, queue_id, {m.dedup_key for _, m in keyed})
+        _forget_rows(
+            conn,
+            [first_seq + index for index, m in keyed if remembered[m.dedup_key][0] != m.message_id],
+        )
+    heads: dict[str | None, tuple[int, int]] = {}
+    outcomes = []
     for index, message in enumerate(messages):
-        key = message.dedup_key
-        hit = seen.get(key) if key is not None else None
-        if hit is not None and hit[2] > rows[index][_SENT_AT]:
-            answers.append((hit[0], hit[1]))
-        elif key is not None and key in pending:
-            answers.append((pending[key], True))
+        original = remembered.get(message.dedup_key)
+        if original is None or original[0] == message.message_id:
+            seq = first_seq + index
+            heads.setdefault(message.group_id, (seq, rows[index][_VISIBLE_AT]))
+            outcomes.append(EnqueueOutcome(message.message_id, format_sequence_number(seq), False))
         else:
-            if key is not None:
-                pending[key] = len(fresh)
-            answers.append((len(fresh), False))
-            fresh.append(index)
-    first_seq = 0
-    if fresh:
-        fresh_rows = [rows[i] for i in fresh]
-        first_seq = insert_messages(conn, fresh_rows)
-        _remember_dedup(conn, queue_id, [messages[i] for i in fresh], fresh_rows, first_seq)
-        heads: dict[str | None, tuple[int, int]] = {}
-        for offset, row in enumerate(fresh_rows):
-            heads.setdefault(row[12], (first_seq + offset, row[_VISIBLE_AT]))
+            outcomes.append(EnqueueOutcome(original[0], format_sequence_number(original[1]), True))
+    if heads:
         insert_many(
             conn,
             "INSERT OR IGNORE INTO fifo_groups",
             4,
             [(queue_id, group, seq, visible_at) for group, (seq, visible_at) in heads.items()],
         )
-    outcomes = []
-    for answer in answers:
-        if isinstance(answer[0], int):
-            position, duplicate = answer
-            original_id = messages[fresh[position]].message_id
-            seq = first_seq + position
-        else:
-            (original_id, seq), duplicate = answer, True
-        outcomes.append(
-            EnqueueOutcome(original_id, format_sequence_number(int(seq)), bool(duplicate))
-        )
     return outcomes
-
-
-def _recent_dedup_hits(
-    conn: sqlite3.Connection, queue_id: int, messages: Sequence[NewMessage], rows: Sequence[Row]
-) -> dict[str, tuple[str, int, int]]:
-    """Dedup key -> (message id, seq, window end) of messages stored under it in the
-    window of the earliest of these sends."""
-    keys = list({m.dedup_key for m in messages if m.dedup_key is not None})
-    earliest = min(row[_SENT_AT] for row in rows)
-    hits = {}
-    for marks, values in key_lists(conn, keys):
-        for key, message_id, seq, expires_ms in conn.execute(
-            "SELECT dedup_key, message_id, seq, expires_ms FROM dedup WHERE queue_id = ? AND "
-            f"dedup_key IN ({marks}) AND expires_ms > ?",
-            (queue_id, *values, earliest),
-        ):
-            hits[key] = (message_id, seq, expires_ms)
-    return hits
 
 
 def _remember_dedup(
     conn: sqlite3.Connection,
     queue_id: int,
-    fresh: Sequence[NewMessage],
-    fresh_rows: Sequence[Row],
+    keyed: Sequence[tuple[int, NewMessage]],
+    rows: Sequence[Row],
     first_seq: int,
 ) -> None:
-    rows = [
-        (
-            queue_id,
-            m.dedup_key,
-            m.message_id,
-            first_seq + offset,
-            dedup.dedup_expires_ms(row[_SENT_AT]),
+    """Remember each key for the message at its offset (from ``first_seq``), unless the
+    key is remembered for a message still inside its window at this one's send time (a
+    duplicate, whether of an earlier request or of an earlier message in these rows)."""
+    if keyed:
+        insert_many(
+            conn,
+            "INSERT INTO dedup",
+            5,
+            [
+                (
+                    queue_id,
+                    m.dedup_key,
+                    m.message_id,
+                    first_seq + index,
+                    dedup.dedup_expires_ms(rows[index][_SENT_AT]),
+                )
+                for index, m in keyed
+            ],
+            _REMEMBER_UNLESS_IN_WINDOW,
         )
-        for offset, (m, row) in enumerate(zip(fresh, fresh_rows, strict=True))
-        if m.dedup_key is not None
-    ]
-    if rows:
-        insert_many(conn, "INSERT OR REPLACE INTO dedup", 5, rows)
+
+
+# A remembered key is in its window at a send time t while its expiry is after t; the
+# expiry of a key sent at t is t plus the window.
+_REMEMBER_UNLESS_IN_WINDOW: Final = (
+    "ON CONFLICT (queue_id, dedup_key) DO UPDATE SET message_id = excluded.message_id, "
+    "seq = excluded.seq, expires_ms = excluded.expires_ms "
+    f"WHERE dedup.expires_ms <= excluded.expires_ms - {limits.DEDUP_WINDOW_MS}"
+)
+
+
+def _remembered(
+    conn: sqlite3.Connection, queue_id: int, keys: set[str | None]
+) -> dict[str | None, tuple[str, int]]:
+    """Dedup key -> (message id, seq) of the message each key is remembered for."""
+    remembered: dict[str | None, tuple[str, int]] = {}
+    for marks, values in key_lists(conn, list(keys)):
+        for key, message_id, seq in conn.execute(
+            "SELECT dedup_key, message_id, seq FROM dedup WHERE queue_id = ? AND "
+            f"dedup_key IN ({marks})",
+            (queue_id, *values),
+        ):
+            remembered[key] = (message_id, seq)
+    return remembered
+
+
+def _forget_rows(conn: sqlite3.Connection, seqs: Sequence[int]) -> None:
+    for marks, values in key_lists(conn, seqs):
+        conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", values)
 
 
 def store_sends(

@@ -44,16 +44,19 @@ def _variable_limit(conn: sqlite3.Connection) -> int:
 
 
 @cache
-def _padded_insert(statement: str, columns: int, rows: int) -> str:
+def _padded_insert(statement: str, columns: int, rows: int, upsert: str) -> str:
     one = "(" + ", ".join("?" * columns) + ")"
-    return f"{statement} SELECT * FROM (VALUES {', '.join([one] * rows)}) LIMIT ?"
+    return f"{statement} SELECT * FROM (VALUES {', '.join([one] * rows)}) LIMIT ? {upsert}"
 
 
-def insert_many(conn: sqlite3.Connection, statement: str, columns: int, rows: Sequence[Row]) -> int:
-    """Run ``statement`` (an ``INSERT ... INTO t (cols)``) for ``rows``, in order; the
-    rowid of the first row inserted (rows inserted together get consecutive rowids).
-    That rowid means something only for a plain INSERT into a rowid table: with ``OR
-    IGNORE`` a skipped row would shift it.
+def insert_many(
+    conn: sqlite3.Connection, statement: str, columns: int, rows: Sequence[Row], upsert: str = ""
+) -> int:
+    """Run ``statement`` (an ``INSERT ... INTO t (cols)``, then ``upsert``, an ``ON
+    CONFLICT`` clause, if given) for ``rows``, in order; the rowid of the first row
+    inserted (rows inserted together get consecutive rowids). That rowid means something
+    only for a plain INSERT into a rowid table: with ``OR IGNORE`` a skipped row would
+    shift it.
 
     One statement per 1,024 rows (fewer where SQLite binds fewer values), so a usual
     group's rows go in with one: every statement costs the writer thread a hand-over of
@@ -70,7 +73,7 @@ def insert_many(conn: sqlite3.Connection, statement: str, columns: int, rows: Se
         if size > count:
             values.extend(chunk[-1] * (size - count))
         values.append(count)
-        cursor = conn.execute(_padded_insert(statement, columns, size), values)
+        cursor = conn.execute(_padded_insert(statement, columns, size, upsert), values)
         if start == 0:
             first = int(cursor.lastrowid or 0) - count + 1
     return first
