@@ -189,6 +189,38 @@ def test_coalesced_fifo_sends_mixing_fresh_keys_and_duplicates_store_only_the_or
     _run(tmp_path, scenario)
 
 
+def test_a_copy_is_answered_with_the_original_in_its_window_even_when_a_later_copy_is_fresh(
+    tmp_path: Path,
+) -> None:
+    """Two copies in one job, the original's window ending between their send times:
+    the first copy is a duplicate of the original, the second a fresh message -- not
+    the first answered with the second, which a store-first upsert would do."""
+
+    async def scenario(store: SqliteStore) -> None:
+        queue = await store.create_queue("q.fifo", True, {}, {}, NOW_MS)
+        original = new_message("original", group="g", dedup="d")
+        (stored,) = await store.enqueue(queue, [original], DAY_MS, NOW_MS)
+        window_end = NOW_MS + limits.DEDUP_WINDOW_MS
+        early = new_message("early copy", group="g", dedup="d")
+        late = new_message("late copy", group="g", dedup="d")
+        results, jobs = await _while_the_writer_is_busy(
+            store,
+            [
+                lambda: store.enqueue(queue, [early], DAY_MS, window_end - 1),
+                lambda: store.enqueue(queue, [late], DAY_MS, window_end),
+            ],
+        )
+        assert jobs == 1
+        ((first,), (second,)) = results
+        assert first.duplicate and first.message_id == original.message_id
+        assert first.sequence_number == stored.sequence_number
+        assert not second.duplicate and second.message_id == late.message_id
+        claimed = await store.claim(ClaimRequest(queue.queue_id, True, 10, 30_000, window_end))
+        assert [m.body for m in claimed.messages] == ["original", "late copy"]
+
+    _run(tmp_path, scenario)
+
+
 def test_coalesced_sends_to_a_queue_deleted_meanwhile_all_fail(tmp_path: Path) -> None:
     async def scenario(store: SqliteStore) -> None:
         queue = await store.create_queue("q", False, {}, {}, NOW_MS)

@@ -4,7 +4,7 @@ Its statements are padded up to a power of two rows with copies of the last row,
 ``LIMIT`` drops the copies; the rowids of one call are consecutive in the rows' order
 (FIFO sequence numbers are worked out from the first). Checked at the sizes around the
 padding and chunk boundaries, at SQLite's old variable limit of 999 as well, and with
-``INSERT OR IGNORE``/``OR REPLACE`` statements.
+``INSERT OR IGNORE``/``OR REPLACE`` statements and an upsert clause.
 """
 
 from __future__ import annotations
@@ -68,3 +68,29 @@ def test_padding_copies_never_reach_a_conflict_clause() -> None:
         "last": 2,
     }
     assert insert_many(conn, "INSERT INTO kv", 2, []) == 0  # nothing to insert, no statement
+
+
+@pytest.mark.parametrize("variable_limit", [None, 999], ids=["default-limit", "limit-999"])
+def test_an_upsert_clause_applies_to_every_real_row_and_counts_its_changes(
+    variable_limit: int | None,
+) -> None:
+    """1,500 rows (two statements at the 999 limit, padded): each conflict across and
+    within the statements meets the clause's WHERE, and ``total_changes`` counts the
+    rows inserted or updated -- what FIFO sends use to tell that nothing was a duplicate."""
+    conn = _connection(variable_limit)
+    conn.execute("CREATE TABLE kv (k INTEGER PRIMARY KEY, v INTEGER)")
+    conn.executemany("INSERT INTO kv VALUES (?, 0)", [(k,) for k in range(0, 1500, 100)])
+    rows = [(k, 1) for k in range(1500)] + [(7, 2), (1400, 2)]  # two conflict within
+    before = conn.total_changes
+
+    insert_many(
+        conn,
+        "INSERT INTO kv",
+        2,
+        rows,
+        "ON CONFLICT (k) DO UPDATE SET v = excluded.v WHERE kv.v = 0",
+    )
+
+    stored = dict(conn.execute("SELECT k, v FROM kv").fetchall())
+    assert stored == {k: 1 for k in range(1500)}  # the old rows updated, the copies not
+    assert conn.total_changes - before == 1500  # 1,485 inserted, 15 updated, 2 left alone

@@ -141,40 +141,26 @@ def _store_standard(
     return [EnqueueOutcome(m.message_id, None, False) for m in messages]
 
 
+_Answer = tuple[str, int, bool]
+"""How a FIFO send is answered: message id and seq (its own or its original's), and
+whether it is a duplicate."""
+
+
 def _store_fifo(
     conn: sqlite3.Connection, queue_id: int, messages: Sequence[NewMessage], rows: Sequence[Row]
 ) -> list[EnqueueOutcome]:
     """``enqueue_fifo`` for prepared rows; each message's dedup window starts at its own
-    send time (the rows of coalesced requests differ by a few milliseconds).
-
-    Every row is inserted first and its dedup key remembered with one upsert that
-    leaves a key alone while it is in its window. When the upsert changed a row for
-    every key, nothing was a duplicate -- the usual case, which so costs no lookup (each
-    statement costs the writer a GIL hand-over; see ``ekiden.store.sqlite.coalesce``).
-    Otherwise the keys' rows name the original of each duplicate, and the duplicates'
-    rows go again.
-    """
-    first_seq = insert_messages(conn, rows)
+    send time (the rows of coalesced requests differ by a few milliseconds). Each stored
+    message's group gets a head row if it has none."""
     keyed = [(index, m) for index, m in enumerate(messages) if m.dedup_key is not None]
-    changes = conn.total_changes
-    _remember_dedup(conn, queue_id, keyed, rows, first_seq)
-    remembered: dict[str | None, tuple[str, int]] = {}
-    if conn.total_changes - changes < len(keyed):
-        remembered = _remembered(conn, queue_id, {m.dedup_key for _, m in keyed})
-        _forget_rows(
-            conn,
-            [first_seq + index for index, m in keyed if remembered[m.dedup_key][0] != m.message_id],
-        )
+    if len({m.dedup_key for _, m in keyed}) == len(keyed):
+        answers = _store_then_deduplicate(conn, queue_id, messages, rows, keyed)
+    else:
+        answers = _deduplicate_then_store(conn, queue_id, messages, rows)
     heads: dict[str | None, tuple[int, int]] = {}
-    outcomes = []
-    for index, message in enumerate(messages):
-        original = remembered.get(message.dedup_key)
-        if original is None or original[0] == message.message_id:
-            seq = first_seq + index
-            heads.setdefault(message.group_id, (seq, rows[index][_VISIBLE_AT]))
-            outcomes.append(EnqueueOutcome(message.message_id, format_sequence_number(seq), False))
-        else:
-            outcomes.append(EnqueueOutcome(original[0], format_sequence_number(original[1]), True))
+    for (_, seq, duplicate), message, row in zip(answers, messages, rows, strict=True):
+        if not duplicate:
+            heads.setdefault(message.group_id, (seq, row[_VISIBLE_AT]))
     if heads:
         insert_many(
             conn,
@@ -182,7 +168,88 @@ def _store_fifo(
             4,
             [(queue_id, group, seq, visible_at) for group, (seq, visible_at) in heads.items()],
         )
-    return outcomes
+    return [
+        EnqueueOutcome(message_id, format_sequence_number(seq), duplicate)
+        for message_id, seq, duplicate in answers
+    ]
+
+
+def _store_then_deduplicate(
+    conn: sqlite3.Connection,
+    queue_id: int,
+    messages: Sequence[NewMessage],
+    rows: Sequence[Row],
+    keyed: Sequence[tuple[int, NewMessage]],
+) -> list[_Answer]:
+    """Store sends whose dedup keys are distinct: every row goes in, then one upsert
+    remembers each key unless it is remembered for an earlier message still in its
+    window. When the upsert changed a row for every key, nothing was a duplicate -- the
+    usual case, which so costs no lookup (each statement costs the writer a GIL
+    hand-over; see ``ekiden.store.sqlite.coalesce``). Otherwise each key left alone
+    names the original of its duplicate, whose row goes again."""
+    first_seq = insert_messages(conn, rows)
+    changes = conn.total_changes
+    _remember_dedup(conn, queue_id, keyed, rows, first_seq)
+    originals: dict[int, tuple[str, int]] = {}  # index of a duplicate -> its original
+    if conn.total_changes - changes < len(keyed):
+        remembered = _remembered(conn, queue_id, [m.dedup_key for _, m in keyed])
+        for index, message in keyed:
+            message_id, seq, _ = remembered[message.dedup_key]
+            if seq != first_seq + index:
+                originals[index] = (message_id, seq)
+        for marks, values in key_lists(conn, [first_seq + index for index in originals]):
+            conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", values)
+    answers: list[_Answer] = []
+    for index, message in enumerate(messages):
+        original = originals.get(index)
+        if original is None:
+            answers.append((message.message_id, first_seq + index, False))
+        else:
+            answers.append((*original, True))
+    return answers
+
+
+def _deduplicate_then_store(
+    conn: sqlite3.Connection, queue_id: int, messages: Sequence[NewMessage], rows: Sequence[Row]
+) -> list[_Answer]:
+    """Store sends of which some share a dedup key: the keys are looked up first, and
+    the sends are taken in order, so that a copy is answered with the message stored
+    before it -- sent earlier, or earlier in these rows -- whose window holds at the
+    copy's own send time. (Storing first would let a later copy take over a key whose
+    window ended between two copies, and an earlier one be answered with it.)"""
+    remembered = _remembered(
+        conn, queue_id, list({m.dedup_key for m in messages if m.dedup_key is not None})
+    )
+    fresh: list[int] = []  # indexes (in ``messages``) of the messages to store
+    earlier: dict[int, tuple[str, int]] = {}  # index -> original stored before this job
+    position: dict[int, int] = {}  # other indexes -> position in ``fresh`` of the original
+    pending: dict[str, int] = {}  # dedup key -> position in ``fresh``
+    for index, message in enumerate(messages):
+        key = message.dedup_key
+        hit = remembered.get(key) if key is not None else None
+        if hit is not None and hit[2] > rows[index][_SENT_AT]:
+            earlier[index] = (hit[0], hit[1])
+        elif key is not None and key in pending:
+            position[index] = pending[key]
+        else:
+            if key is not None:
+                pending[key] = len(fresh)
+            position[index] = len(fresh)
+            fresh.append(index)
+    stored = [messages[i] for i in fresh]
+    stored_rows = [rows[i] for i in fresh]
+    first_seq = insert_messages(conn, stored_rows) if stored else 0
+    keyed = [(offset, m) for offset, m in enumerate(stored) if m.dedup_key is not None]
+    _remember_dedup(conn, queue_id, keyed, stored_rows, first_seq)
+    answers: list[_Answer] = []
+    for index in range(len(messages)):
+        original = earlier.get(index)
+        if original is not None:
+            answers.append((*original, True))
+        else:
+            at = position[index]
+            answers.append((stored[at].message_id, first_seq + at, fresh[at] != index))
+    return answers
 
 
 def _remember_dedup(
@@ -192,9 +259,9 @@ def _remember_dedup(
     rows: Sequence[Row],
     first_seq: int,
 ) -> None:
-    """Remember each key for the message at its offset (from ``first_seq``), unless the
-    key is remembered for a message still inside its window at this one's send time (a
-    duplicate, whether of an earlier request or of an earlier message in these rows)."""
+    """Remember each key of ``keyed`` (offset into ``rows``, message) for the message
+    whose seq is ``first_seq`` plus its offset, unless the key is remembered for a
+    message still inside its window at this one's send time (a duplicate)."""
     if keyed:
         insert_many(
             conn,
@@ -205,17 +272,17 @@ def _remember_dedup(
                     queue_id,
                     m.dedup_key,
                     m.message_id,
-                    first_seq + index,
-                    dedup.dedup_expires_ms(rows[index][_SENT_AT]),
+                    first_seq + offset,
+                    dedup.dedup_expires_ms(rows[offset][_SENT_AT]),
                 )
-                for index, m in keyed
+                for offset, m in keyed
             ],
             _REMEMBER_UNLESS_IN_WINDOW,
         )
 
 
 # A remembered key is in its window at a send time t while its expiry is after t; the
-# expiry of a key sent at t is t plus the window.
+# expiry of a key sent at t is t plus the window (``dedup.dedup_expires_ms``).
 _REMEMBER_UNLESS_IN_WINDOW: Final = (
     "ON CONFLICT (queue_id, dedup_key) DO UPDATE SET message_id = excluded.message_id, "
     "seq = excluded.seq, expires_ms = excluded.expires_ms "
@@ -224,23 +291,18 @@ _REMEMBER_UNLESS_IN_WINDOW: Final = (
 
 
 def _remembered(
-    conn: sqlite3.Connection, queue_id: int, keys: set[str | None]
-) -> dict[str | None, tuple[str, int]]:
-    """Dedup key -> (message id, seq) of the message each key is remembered for."""
-    remembered: dict[str | None, tuple[str, int]] = {}
-    for marks, values in key_lists(conn, list(keys)):
-        for key, message_id, seq in conn.execute(
-            "SELECT dedup_key, message_id, seq FROM dedup WHERE queue_id = ? AND "
+    conn: sqlite3.Connection, queue_id: int, keys: Sequence[str | None]
+) -> dict[str | None, tuple[str, int, int]]:
+    """Dedup key -> (message id, seq, expiry) of the message each key is remembered for."""
+    remembered: dict[str | None, tuple[str, int, int]] = {}
+    for marks, values in key_lists(conn, keys):
+        for key, message_id, seq, expires_ms in conn.execute(
+            "SELECT dedup_key, message_id, seq, expires_ms FROM dedup WHERE queue_id = ? AND "
             f"dedup_key IN ({marks})",
             (queue_id, *values),
         ):
-            remembered[key] = (message_id, seq)
+            remembered[key] = (message_id, seq, expires_ms)
     return remembered
-
-
-def _forget_rows(conn: sqlite3.Connection, seqs: Sequence[int]) -> None:
-    for marks, values in key_lists(conn, seqs):
-        conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", values)
 
 
 def store_sends(

@@ -55,8 +55,9 @@ def insert_many(
     """Run ``statement`` (an ``INSERT ... INTO t (cols)``, then ``upsert``, an ``ON
     CONFLICT`` clause, if given) for ``rows``, in order; the rowid of the first row
     inserted (rows inserted together get consecutive rowids). That rowid means something
-    only for a plain INSERT into a rowid table: with ``OR IGNORE`` a skipped row would
-    shift it.
+    only for a plain INSERT into a rowid table: with ``OR IGNORE`` or an upsert a
+    skipped or updated row would shift it. (The ``LIMIT`` also ends the ``SELECT`` where
+    SQLite could otherwise read ``ON CONFLICT`` as a join constraint.)
 
     One statement per 1,024 rows (fewer where SQLite binds fewer values), so a usual
     group's rows go in with one: every statement costs the writer thread a hand-over of
