@@ -153,10 +153,11 @@ def _store_fifo(
     send time (the rows of coalesced requests differ by a few milliseconds). Each stored
     message's group gets a head row if it has none."""
     keyed = [(index, m) for index, m in enumerate(messages) if m.dedup_key is not None]
-    if len({m.dedup_key for _, m in keyed}) == len(keyed):
+    keys = {m.dedup_key for _, m in keyed}
+    if len(keys) == len(keyed):
         answers = _store_then_deduplicate(conn, queue_id, messages, rows, keyed)
     else:
-        answers = _deduplicate_then_store(conn, queue_id, messages, rows)
+        answers = _deduplicate_then_store(conn, queue_id, messages, rows, keys)
     heads: dict[str | None, tuple[int, int]] = {}
     for (_, seq, duplicate), message, row in zip(answers, messages, rows, strict=True):
         if not duplicate:
@@ -210,16 +211,19 @@ def _store_then_deduplicate(
 
 
 def _deduplicate_then_store(
-    conn: sqlite3.Connection, queue_id: int, messages: Sequence[NewMessage], rows: Sequence[Row]
+    conn: sqlite3.Connection,
+    queue_id: int,
+    messages: Sequence[NewMessage],
+    rows: Sequence[Row],
+    keys: set[str | None],
 ) -> list[_Answer]:
     """Store sends of which some share a dedup key: the keys are looked up first, and
     the sends are taken in order, so that a copy is answered with the message stored
     before it -- sent earlier, or earlier in these rows -- whose window holds at the
     copy's own send time. (Storing first would let a later copy take over a key whose
-    window ended between two copies, and an earlier one be answered with it.)"""
-    remembered = _remembered(
-        conn, queue_id, list({m.dedup_key for m in messages if m.dedup_key is not None})
-    )
+    window ended between two copies, and an earlier one be answered with it.) ``keys``
+    are the sends' dedup keys."""
+    remembered = _remembered(conn, queue_id, list(keys))
     fresh: list[int] = []  # indexes (in ``messages``) of the messages to store
     earlier: dict[int, tuple[str, int]] = {}  # index -> original stored before this job
     position: dict[int, int] = {}  # other indexes -> position in ``fresh`` of the original
