@@ -77,13 +77,19 @@ declare -A FIGURES=(
     [target-send-batch-fifo]="send-batch --endpoint $EKIDEN --fifo --groups 100 ${G[*]} ${T[*]}"
     [target-latency]="latency --endpoint $EKIDEN --rate 1000 --body-size 100 ${T[*]}"
     [target-long-poll]="long-poll --endpoint $EKIDEN --body-size 100 ${T[*]}"
+    # the load generator against the fixed-response server (A) and ekiden (B), target set-up
     [target-calibration]="send --endpoint $FIXED --compare $EKIDEN ${G[*]} ${T[*]}"
-    # ekiden (A) against moto (B), alternating, medians of $ROUNDS rounds
-    [vs-moto-send]="send --endpoint $EKIDEN --compare $MOTO_URL ${T[*]}"
-    [vs-moto-send-batch]="send-batch --endpoint $EKIDEN --compare $MOTO_URL ${T[*]}"
-    [vs-moto-drain]="drain --endpoint $EKIDEN --compare $MOTO_URL --messages 1000 --rounds $ROUNDS"
-    [vs-moto-latency]="latency --endpoint $EKIDEN --compare $MOTO_URL --rate 50 ${T[*]}"
-    [vs-moto-long-poll]="long-poll --endpoint $EKIDEN --compare $MOTO_URL ${T[*]}"
+    [target-calibration-send-batch]="send-batch --endpoint $FIXED --compare $EKIDEN ${G[*]} ${T[*]}"
+    [target-calibration-drain]="drain --endpoint $FIXED --compare $EKIDEN ${G[*]} ${T[*]}"
+    [target-calibration-fifo]="send-batch --endpoint $FIXED --compare $EKIDEN --fifo --groups 100 ${G[*]} ${T[*]}"
+    # ekiden (A) against moto (B), alternating, medians of $ROUNDS rounds, target set-up
+    # (moto drains too slowly for a timed fill, and cannot keep up with 1,000 msgs/s)
+    [vs-moto-send]="send --endpoint $EKIDEN --compare $MOTO_URL ${G[*]} ${T[*]}"
+    [vs-moto-send-batch]="send-batch --endpoint $EKIDEN --compare $MOTO_URL ${G[*]} ${T[*]}"
+    [vs-moto-send-batch-fifo]="send-batch --endpoint $EKIDEN --compare $MOTO_URL --fifo --groups 100 ${G[*]} ${T[*]}"
+    [vs-moto-drain]="drain --endpoint $EKIDEN --compare $MOTO_URL ${G[*]} --messages 1000 --rounds $ROUNDS"
+    [vs-moto-latency]="latency --endpoint $EKIDEN --compare $MOTO_URL --rate 50 --body-size 100 ${T[*]}"
+    [vs-moto-long-poll]="long-poll --endpoint $EKIDEN --compare $MOTO_URL --body-size 100 ${T[*]}"
     [vs-moto-backlog]="backlog --endpoint $EKIDEN --compare $MOTO_URL --backlog 2000 --duration 5 --rounds $ROUNDS"
     # ekiden alone
     [ekiden-send]="send --endpoint $EKIDEN ${T[*]}"
@@ -100,7 +106,8 @@ declare -A FIGURES=(
     [calibration-2p-pipelined]="send --endpoint $FIXED --processes 2 --pipeline 8 --concurrency 128 ${T[*]}"
 )
 ORDER=(target-send target-send-batch target-drain target-send-batch-fifo target-latency
-       target-long-poll target-calibration vs-moto-send vs-moto-send-batch vs-moto-drain vs-moto-latency vs-moto-long-poll
+       target-long-poll target-calibration target-calibration-send-batch target-calibration-drain
+       target-calibration-fifo vs-moto-send vs-moto-send-batch vs-moto-send-batch-fifo vs-moto-drain vs-moto-latency vs-moto-long-poll
        vs-moto-backlog ekiden-send ekiden-send-2p ekiden-send-batch ekiden-send-batch-fifo
        ekiden-drain ekiden-latency ekiden-long-poll ekiden-backlog calibration
        calibration-pipelined calibration-2p-pipelined)
@@ -109,5 +116,7 @@ for name in "${@:-${ORDER[@]}}"; do
     [[ -n ${FIGURES[$name]:-} ]] || { echo "unknown figure $name (one of ${ORDER[*]})" >&2; exit 2; }
     # shellcheck disable=SC2086 # the figure is a list of words on purpose
     bench "$name" ${FIGURES[$name]}
-    echo "ekiden RSS after $name: $(ps -o rss= -p "$(<"$WORK/ekiden.pid")") KiB"
+    # VmHWM: the most the server's resident set has been at any time so far.
+    echo "ekiden RSS after $name: $(ps -o rss= -p "$(<"$WORK/ekiden.pid")") KiB;" \
+        "peak so far $(awk '/^VmHWM/ {print $2}' "/proc/$(<"$WORK/ekiden.pid")/status") KiB"
 done
