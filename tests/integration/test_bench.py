@@ -192,3 +192,46 @@ def test_an_unreachable_endpoint_fails_with_a_clear_message(tmp_path: Path) -> N
     )  # fmt: skip
     assert done.returncode == 1
     assert "CreateQueue failed" in done.stderr
+
+
+def test_the_fixed_response_server_answers_every_calibrated_scenario(tmp_path: Path) -> None:
+    """benchmarks/fixed_response_server.py (the calibration peer of benchmarks/README.md)
+    serves send, send-batch (FIFO too) and drain, and answered exactly the requests the
+    bench counted, plus one CreateQueue and one DeleteQueue per run."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "fixed_response_server.py"
+    server = subprocess.Popen(
+        [sys.executable, str(script), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().split()[-1]
+        assert endpoint.startswith("http://127.0.0.1:")
+        counted = 0
+        sends = [
+            ("send", ("--messages", "300"), 300),
+            ("send-batch", ("--messages", "1005"), 101),
+            ("send-batch", ("--fifo", "--groups", "7", "--messages", "995"), 100),
+        ]
+        for scenario, argv, requests in sends:
+            data = bench(tmp_path, scenario, *argv, "--endpoint", endpoint, "--rounds", "1")
+            (phase,) = data["runs"][0]["phases"]
+            assert (phase["messages"], phase["requests"], phase["errors"]) == (
+                int(argv[-1]),
+                requests,
+                0,
+            )
+            counted += requests + 2
+        data = bench(tmp_path, "drain", "--messages", "505", "--concurrency", "4",
+                     "--endpoint", endpoint, "--rounds", "1")  # fmt: skip
+        fill, drain = phases(data)["fill"], phases(data)["drain"]
+        assert (fill["messages"], fill["requests"], fill["errors"]) == (505, 51, 0)
+        # The server never runs dry, so the receives still in flight when the drain
+        # reaches its count (at most one of 10 per connection) add to it.
+        assert 505 <= drain["messages"] <= 505 + 4 * 10
+        assert drain["errors"] == 0
+        assert drain["requests"] == 2 * drain["messages"] // 10
+        counted += fill["requests"] + drain["requests"] + 2
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert f"served {counted} requests" in out
